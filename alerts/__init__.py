@@ -1,0 +1,1 @@
+"""Keyword topics, matching and alert delivery (issues 3 and 4; not built yet)."""

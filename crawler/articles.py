@@ -1,0 +1,30 @@
+"""From an extracted item to an archive record: identity keys, content hash, fingerprint (pure)."""
+
+from __future__ import annotations
+
+from crawler.fingerprint import content_hash, simhash
+from crawler.items import ArticleItem
+from crawler.storage import StoredArticle
+from crawler.urls import clean_url, identity_keys
+
+ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
+                  "source_updated", "guid", "via")
+MIN_FINGERPRINT_TEXT = 200
+
+
+def build_record(item: ArticleItem) -> StoredArticle:
+    """The archive record of an article item, keyed by every URL, GUID and post id it carries."""
+    fields = {name: getattr(item, name) for name in ARTICLE_FIELDS}
+    fields["url"] = clean_url(item.url)
+    keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
+    digest = content_hash(item.title, item.summary, item.body)
+    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest,
+                         simhash=fingerprint_of(item))
+
+
+def fingerprint_of(item: ArticleItem) -> int:
+    """SimHash of the body (or title and summary when the body is short); 0 for too little text."""
+    text = item.body or ""
+    if len(text) < MIN_FINGERPRINT_TEXT:
+        text = " ".join(filter(None, (item.title, item.summary, item.body)))
+    return simhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else 0

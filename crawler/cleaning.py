@@ -1,0 +1,51 @@
+"""Turning feed and page HTML fragments into clean text (pure functions)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from lxml import etree
+from lxml import html as lxml_html
+
+WP_FOOTER = re.compile(
+    r"\s*(?:\[(?:…|\.\.\.|&#8230;)\]\s*)?The post .{1,600}? appeared first on .{1,200}?\.?\s*$", re.DOTALL)
+TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
+SPACES = re.compile(r"[ \t\u00a0\u202f]+")
+BLANK_LINES = re.compile(r"\n\s*\n+")
+BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "blockquote", "tr", "section")
+
+
+def html_to_text(fragment: str | None) -> str:
+    """Text of an HTML fragment, one paragraph per line, entities decoded."""
+    if not fragment:
+        return ""
+    if "<" not in fragment:
+        return tidy(html.unescape(fragment))
+    try:
+        root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return tidy(html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+    etree.strip_elements(root, "script", "style", "noscript", with_tail=False)
+    for element in root.iter(*BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return tidy(root.text_content())
+
+
+def tidy(text: str) -> str:
+    """Collapse runs of spaces and blank lines; strip each line."""
+    text = SPACES.sub(" ", text.replace("\r", ""))
+    lines = (line.strip() for line in text.split("\n"))
+    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def strip_feed_footer(text: str) -> str:
+    """Drop WordPress's 'The post … appeared first on …' footer and a trailing '[…]'."""
+    text = WP_FOOTER.sub("", text)
+    return TRAILING_ELLIPSIS.sub("", text).strip()
+
+
+def clean_summary(fragment: str | None) -> str | None:
+    """A feed description as plain text, without the WordPress footer."""
+    text = strip_feed_footer(html_to_text(fragment))
+    return text or None

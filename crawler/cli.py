@@ -1,0 +1,192 @@
+"""The `veille` command: a thin shell over the library; domain errors become one-line messages."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import click
+
+from crawler import __version__
+from crawler.config import Config, config_dir, load_config
+from crawler.dates import format_utc, parse_date, utc_now
+from crawler.exceptions import ConfigError, VeilleError
+from crawler.reports import source_health
+from crawler.runs import SourceRun
+from crawler.schedules import parse_duration
+from crawler.search import search
+from crawler.storage import Archive
+from crawler.tables import format_table, shorten
+
+
+class CommandError(click.ClickException):
+    """A domain error shown as plain lines on stderr, without a traceback."""
+
+    def show(self, file: object | None = None) -> None:
+        for line in self.message.splitlines():
+            click.echo(f"error: {line}", err=True)
+
+
+def load(ctx: click.Context) -> Config:
+    """The validated config of the --config directory, or a clean exit listing every problem."""
+    try:
+        return load_config(ctx.obj["config_dir"])
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+@click.group()
+@click.version_option(__version__, prog_name="veille")
+@click.option("--config", "config_option", metavar="DIR", envvar="VEILLE_CONFIG",
+              help="Config directory (default ./config, or $VEILLE_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_option: str | None) -> None:
+    """Veille: monitor Moroccan news for the topics that matter to you.
+
+    \b
+    Example:
+      veille check
+      veille crawl hespress-ar le360-fr
+      veille search "الذكاء الاصطناعي" --since 7d
+    """
+    ctx.obj = {"config_dir": config_dir(config_option)}
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate every config file; exit 1 on any error.
+
+    Example: veille --config ./config check
+    """
+    config = load(ctx)
+    langs: dict[str, int] = {}
+    for source in config.sources:
+        for lang in source.languages:
+            langs[lang] = langs.get(lang, 0) + 1
+    spread = ", ".join(f"{n} {lang}" for lang, n in sorted(langs.items()))
+    enabled = sum(s.enabled for s in config.sources)
+    click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled; {spread}); "
+               f"database {config.database_path()}")
+
+
+@main.command()
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Write the full crawl log here.")
+@click.pass_context
+def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file: str | None) -> None:
+    """Crawl the given sources (default: all enabled ones) once, then print a summary.
+
+    Exit code 0 when every source succeeded, 1 when some failed.
+
+    Example: veille crawl hespress-ar telquel
+    """
+    from crawler.runner import crawl_once  # imports Scrapy and Twisted: only when crawling
+
+    config = load(ctx)
+    known = {s.name for s in config.sources}
+    unknown = [name for name in sources if name not in known]
+    if unknown:
+        raise CommandError(f"unknown source(s): {', '.join(unknown)} "
+                           f"(hint: `veille sources` lists the {len(known)} configured ones)")
+    total = len(sources) or sum(s.enabled for s in config.sources)
+    done: list[SourceRun] = []
+
+    def progress(run: SourceRun) -> None:
+        done.append(run)
+        click.echo(f"[{len(done):>3}/{total}] {run.source:<22} {run.status:<7} "
+                   f"new {run.new:<4} dup {run.duplicate:<4} err {run.errors}", err=True)
+
+    level = "INFO" if verbose or log_file else "CRITICAL"
+    try:
+        runs = crawl_once(config, list(sources) or None, progress, level, log_file)
+    except VeilleError as exc:
+        raise CommandError(str(exc)) from exc
+    click.echo(render_summary(runs))
+    sys.exit(0 if all(run.succeeded for run in runs) else 1)
+
+
+def render_summary(runs: list[SourceRun]) -> str:
+    """The per-source table printed after a crawl, then one line per failing source."""
+    rows = [(r.source, r.status, r.found, r.new, r.duplicate, r.updated, r.not_modified, r.errors)
+            for r in runs]
+    table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"),
+                         rows)
+    failed = [r for r in runs if not r.succeeded]
+    lines = [table, "", f"{len(runs)} sources: {len(runs) - len(failed)} succeeded, {len(failed)} failed; "
+             f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"]
+    lines += [f"{r.source}: {r.messages[0] if r.messages else 'failed'}" for r in failed]
+    partial = [r for r in runs if r.succeeded and r.messages]
+    lines += [f"{r.source} (partial): {r.messages[0]}" for r in partial]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """Health of each source: last success, last error, articles in 24 h, 304 rate.
+
+    Example: veille sources
+    """
+    config = load(ctx)
+    archive = open_archive(config)
+    since = format_utc(utc_now() - timedelta(hours=24))
+    health = source_health(archive.db, [s.name for s in config.sources], since)
+    archive.close()
+    langs = {s.name: ",".join(s.languages) for s in config.sources}
+    rows = [(h.name, langs[h.name], h.last_success or "never", h.articles_24h, h.articles_total,
+             "-" if h.not_modified_rate is None else f"{h.not_modified_rate:.0%}",
+             h.consecutive_failures, shorten(h.last_error or "", 60)) for h in health]
+    click.echo(format_table(("source", "lang", "last success", "24h", "total", "304 rate",
+                             "failures", "last error"), rows))
+
+
+@main.command(name="search")
+@click.argument("query")
+@click.option("--lang", help="Only articles in this language (fr, ar, en).")
+@click.option("--source", help="Only articles of this source.")
+@click.option("--since", help="Only articles published since a date or a duration (7d, 12h).")
+@click.option("--limit", default=20, show_default=True, help="Number of results.")
+@click.pass_context
+def search_command(ctx: click.Context, query: str, lang: str | None, source: str | None,
+                   since: str | None, limit: int) -> None:
+    """Full-text search of the archive (accents, diacritics and Arabic clitics folded).
+
+    Example: veille search "intelligence artificielle" --lang fr --since 30d
+    """
+    config = load(ctx)
+    archive = open_archive(config)
+    hits = search(archive.db, query, language=lang, source=source, since=_since(since), limit=limit)
+    archive.close()
+    if not hits:
+        click.echo("no article found", err=True)
+        return
+    for hit in hits:
+        click.echo(f"#{hit.id}  {hit.published_at or '?'}  {hit.source}  [{hit.language or '?'}]\n"
+                   f"  {shorten(hit.title, 100)}\n  {hit.url}\n  {shorten(hit.snippet, 160)}")
+
+
+def _since(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return format_utc(utc_now() - timedelta(seconds=parse_duration(value)))
+    except ValueError:
+        found = parse_date(value, tz="UTC")
+        if found is None:
+            raise CommandError(f"--since {value!r}: not a date or a duration "
+                               "(hint: 7d, 12h or 2026-11-01)") from None
+        return format_utc(found)
+
+
+def open_archive(config: Config) -> Archive:
+    """The config's archive, or a clean exit saying why it cannot be opened."""
+    try:
+        return Archive.for_config(config)
+    except VeilleError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

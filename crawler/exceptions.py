@@ -1,0 +1,27 @@
+"""Every exception Veille raises on purpose, in one place."""
+
+from __future__ import annotations
+
+
+class VeilleError(Exception):
+    """Base class: a problem a person can act on, with a one-line message."""
+
+
+class ConfigError(VeilleError):
+    """Raised by the config loaders when a YAML file is missing, malformed or invalid."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class FeedError(VeilleError):
+    """Raised by the feed and sitemap parsers when a body is not a usable feed."""
+
+
+class UnsafeXMLError(FeedError):
+    """Raised by the XML guard when a document declares entities (bomb or external entity)."""
+
+
+class StorageError(VeilleError):
+    """Raised by the archive when the database cannot be opened or written."""

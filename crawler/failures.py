@@ -1,0 +1,74 @@
+"""One readable line for each way a download can fail (pure mapping of exceptions)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import error as tx_error
+
+
+def http_status_text(status: int) -> str:
+    """'404 Not Found' for 404."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def describe_failure(exc: BaseException, timeout: float | None = None) -> str:
+    """A one-line reason, with a hint, for a failed request."""
+    if isinstance(exc, HttpError):
+        response = exc.response
+        retry = response.headers.get(b"Retry-After")
+        extra = f", Retry-After {retry.decode(errors='replace')}" if retry else ""
+        hint = _status_hint(response.status)
+        return f"HTTP {http_status_text(response.status)}{extra} (hint: {hint})"
+    if isinstance(exc, DownloadTimeoutError | tx_error.TimeoutError):
+        after = f" after {timeout:g}s" if timeout else ""
+        return f"timed out{after} (hint: the site is slow or drops us; raise 'timeout' in settings.yaml)"
+    if isinstance(exc, DownloadConnectionRefusedError | tx_error.ConnectionRefusedError):
+        return "connection refused (hint: the site is down or the port is wrong)"
+    if isinstance(exc, CannotResolveHostError | tx_error.DNSLookupError):
+        return "DNS lookup failed (hint: no network on this machine, or the domain is gone)"
+    if isinstance(exc, DownloadCancelledError):
+        return f"download cancelled: {exc} (hint: raise max_response_bytes if the body is legitimate)"
+    if isinstance(exc, IgnoreRequest):
+        return _ignored(str(exc))
+    if isinstance(exc, ResponseDataLossError | DownloadFailedError | tx_error.ConnectError):
+        return f"connection failed: {_first_line(exc)} (hint: the server closed the connection)"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _ignored(message: str) -> str:
+    if "robots.txt" in message:
+        return "forbidden by robots.txt (hint: the site does not allow crawling this URL)"
+    if "redirect" in message:
+        return "too many redirects, probably a redirect loop (hint: open the URL in a browser)"
+    return f"request ignored: {message}"
+
+
+def _status_hint(status: int) -> str:
+    if status in (401, 403):
+        return "the site refuses us (WAF or paywall); try a fallback route"
+    if status == 404:
+        return "the URL no longer exists; fix it in sources.yaml or add a fallback"
+    if status == 429:
+        return "we are rate-limited; lengthen the schedule or download_delay"
+    if status >= 500:
+        return "the server is failing; it is retried at the next cycle"
+    return "unexpected answer"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,125 @@
+"""RSS, Atom and JSON Feed parsing on downloaded bytes (feedparser never fetches here)."""
+
+from __future__ import annotations
+
+import calendar
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from crawler.cleaning import clean_summary, html_to_text
+from crawler.dates import format_utc, parse_date
+from crawler.exceptions import FeedError
+from crawler.xmlguard import check_xml_safety, looks_like_html
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed or sitemap: where the article is and what the route says about it."""
+
+    url: str
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    author: str | None = None
+    published_at: str | None = None
+    updated_at: str | None = None
+    language: str | None = None
+
+
+def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> list[FeedEntry]:
+    """Entries of an RSS/Atom/JSON feed; FeedError when the body is not a usable feed."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    if _is_json(body, headers.get("content-type", "")):
+        return _json_feed(body, url)
+    check_xml_safety(body)
+    headers.setdefault("content-location", url)
+    # BytesIO: given bytes or str, feedparser first tries them as a file name or URL.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                              resolve_relative_uris=False, sanitize_html=False)
+    if not parsed.entries:
+        raise FeedError(_why_empty(parsed, body, headers))
+    language = (parsed.feed.get("language") or "").split("-")[0].lower() or None
+    entries = [_entry(e, url, language) for e in parsed.entries]
+    return [e for e in entries if e is not None]
+
+
+def _why_empty(parsed: Any, body: bytes, headers: dict[str, str]) -> str:
+    if not body.strip():
+        return "empty response body (hint: the server answered with nothing)"
+    if looks_like_html(body):
+        kind = headers.get("content-type", "unknown").split(";")[0]
+        return f"not a feed: the server sent an HTML page ({kind}) (hint: the feed URL may have moved)"
+    if parsed.bozo and not parsed.get("version"):
+        reason = str(parsed.bozo_exception).splitlines()[0][:200]
+        return f"malformed XML: {reason} (hint: the site publishes a broken feed)"
+    return "the feed has no entries (hint: check that the URL is the right feed)"
+
+
+def _entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
+    link = entry.get("link") or _first_alternate(entry)
+    guid = entry.get("id") or None
+    if not link and guid and guid.startswith(("http://", "https://", "/")):
+        link = guid
+    if not link:
+        return None
+    content = entry.get("content", [{}])[0].get("value") if entry.get("content") else None
+    return FeedEntry(
+        url=urljoin(base, link.strip()), guid=guid, title=html_to_text(entry.get("title")) or None,
+        summary=clean_summary(entry.get("summary")), content=html_to_text(content) or None,
+        author=entry.get("author") or None, published_at=_struct_date(entry, "published"),
+        updated_at=_struct_date(entry, "updated"), language=language)
+
+
+def _first_alternate(entry: Any) -> str | None:
+    for link in entry.get("links", []):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return link["href"]
+    return None
+
+
+def _struct_date(entry: Any, name: str) -> str | None:
+    parsed = entry.get(f"{name}_parsed")
+    if parsed:
+        return format_utc(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
+    raw = entry.get(name)
+    found = parse_date(raw) if raw else None
+    return format_utc(found) if found else None
+
+
+def _is_json(body: bytes, content_type: str) -> bool:
+    return "json" in content_type or body.lstrip()[:1] == b"{"
+
+
+def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError(f"malformed JSON feed: {exc} (hint: the site publishes a broken feed)") from exc
+    if not isinstance(data, dict) or not re.search(r"jsonfeed\.org", str(data.get("version", ""))):
+        raise FeedError("not a feed: JSON without a jsonfeed.org version (hint: check the URL)")
+    items = [i for i in data.get("items", []) if isinstance(i, dict) and (i.get("url") or i.get("id"))]
+    if not items:
+        raise FeedError("the feed has no entries (hint: check that the URL is the right feed)")
+    language = (data.get("language") or "").split("-")[0].lower() or None
+    return [_json_item(item, url, language) for item in items]
+
+
+def _json_item(item: dict, base: str, language: str | None) -> FeedEntry:
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    published = parse_date(item["date_published"]) if item.get("date_published") else None
+    updated = parse_date(item["date_modified"]) if item.get("date_modified") else None
+    return FeedEntry(
+        url=urljoin(base, item.get("url") or item["id"]), guid=str(item.get("id") or "") or None,
+        title=item.get("title"), summary=clean_summary(item.get("summary")),
+        content=item.get("content_text") or html_to_text(item.get("content_html")) or None,
+        author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
+        published_at=format_utc(published) if published else None,
+        updated_at=format_utc(updated) if updated else None, language=language)

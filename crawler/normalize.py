@@ -1,0 +1,223 @@
+"""Text normalisation shared by search indexing and keyword matching (fr/ar/en).
+
+``normalize`` folds case, Latin accents, Arabic letter variants, harakat, tatweel, digits,
+typographic punctuation and whitespace, so that a keyword and a text compare equal whatever
+way they were typed. It keeps French elisions and Arabic clitics: matching deals with those.
+
+Every code point is folded on its own through a lazily filled table (one ``str.translate``
+call per text); this is what lets ``normalize_with_offsets`` reproduce the exact same string
+while recording where each output character came from.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+__all__ = ["WORD_RE", "normalize", "normalize_with_offsets", "original_span", "tokens"]
+
+# A word: a run of letters or digits in any script ("l'ia" gives "l" and "ia").
+WORD_RE = re.compile(r"[^\W_]+")
+
+# Same pattern as html.unescape() uses, so we can decode entity by entity and keep offsets.
+_ENTITY_RE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+_SPACES_RE = re.compile(r"  +")
+# A long-running daemon must not grow without bound on pages full of exotic code points.
+_CACHE_LIMIT = 65_536
+# Each round decodes one level of escaping; more than 16 levels is an attack, not a feed.
+_MAX_PASSES = 16
+
+_PUNCT = {
+    **dict.fromkeys("\u2019\u2018\u201b\u02bc`\u00b4\u2032", "'"),
+    **dict.fromkeys("\u00ab\u00bb\u201c\u201d\u201e\u201f\u2039\u203a", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212-", " "),
+}
+_ARABIC = {
+    **dict.fromkeys("\u0623\u0625\u0622\u0671", "\u0627"),  # أ إ آ ٱ -> ا
+    "\u0649": "\u064a",  # ى -> ي
+    "\u0629": "\u0647",  # ة -> ه
+    "\u0624": "\u0648",  # ؤ -> و
+    "\u0626": "\u064a",  # ئ -> ي
+    "\u0640": "",  # tatweel
+    **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+    **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
+}
+# Tashkeel and Quranic marks; most are combining anyway, but 06E5/06E6/06DD/06DE are not.
+_ARABIC_MARKS = frozenset([*range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE)])
+
+
+def _fold_char_once(ch: str) -> str:
+    if ch in _PUNCT:
+        return _PUNCT[ch]
+    # NFKC before casefold (presentation forms, fullwidth), NFKD after: casefold can emit
+    # precomposed or compatibility characters again.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", ch).casefold())
+    return "".join(_fold_decomposed(c) for c in decomposed)
+
+
+def _fold_decomposed(c: str) -> str:
+    if c in _PUNCT:
+        return _PUNCT[c]
+    if c in _ARABIC:
+        return _ARABIC[c]
+    if ord(c) in _ARABIC_MARKS or unicodedata.combining(c):
+        return ""
+    if c.isspace():
+        return " "
+    # Invisible format characters (soft hyphen, ZWJ/ZWNJ, bidi marks, BOM) would split words.
+    if unicodedata.category(c) == "Cf":
+        return ""
+    return c
+
+
+def _fold_char(ch: str) -> str:
+    """Fold one code point to a value that folds to itself (so normalize is idempotent)."""
+    out = _fold_char_once(ch)
+    for _ in range(4):
+        again = "".join(_fold_char_once(c) for c in out)
+        if again == out:
+            break
+        out = again
+    return out
+
+
+class _FoldTable(dict[int, str]):
+    """str.translate table computed on first sight of each code point, then cached."""
+
+    def __missing__(self, cp: int) -> str:
+        value = _fold_char(chr(cp))
+        if len(self) < _CACHE_LIMIT:
+            self[cp] = value
+        return value
+
+
+_TABLE = _FoldTable()
+for _cp in [*range(0x0000, 0x0250), *range(0x0600, 0x0700), *range(0x2000, 0x2070)]:
+    _TABLE[_cp] = _fold_char(chr(_cp))
+
+
+def _fold(text: str) -> str:
+    # NFC only matters for scripts whose letters compose without marks (Hangul jamo).
+    out = unicodedata.normalize("NFC", html.unescape(text).translate(_TABLE))
+    return _SPACES_RE.sub(" ", out).strip(" ")
+
+
+def normalize(text: str) -> str:
+    """Fold text for indexing and matching: case, accents, Arabic variants, punctuation, spaces."""
+    out = _fold(text)
+    # Feeds double-escape (``&amp;#8217;``): decode until no entity is left (up to 16 rounds).
+    for _ in range(_MAX_PASSES):
+        if "&" not in out or html.unescape(out) == out:
+            break
+        out = _fold(out)
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    """Normalized words of text: runs of letters/digits in any script."""
+    return WORD_RE.findall(normalize(text))
+
+
+# --- the same, keeping offsets --------------------------------------------------------------
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Return ``(normalize(text), offsets)``, mapping each output character to its source.
+
+    Contract: ``len(offsets) == len(out) + 1`` and ``offsets[-1] == len(text)``; for
+    ``i < len(out)``, ``offsets[i]`` is the index in ``text`` of the character that produced
+    ``out[i]``: an HTML entity maps to the index of its ``&``, a collapsed whitespace run to
+    its first character, a character that expands (``ﬁ``, ``½``) maps all its output to its
+    own index. Offsets never decrease. ``original_span`` turns an output range into a text range.
+    """
+    out, offsets = _fold_with_offsets(text)
+    for _ in range(_MAX_PASSES):
+        if "&" not in out or html.unescape(out) == out:
+            break
+        again, inner = _fold_with_offsets(out)
+        out, offsets = again, [offsets[j] for j in inner[:-1]] + [len(text)]
+    return out, offsets
+
+
+def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
+    """Map the output range [start, end) back to a half-open range of the original text.
+
+    The range starts at the source of ``out[start]`` and ends where the source of the next
+    output character begins, so it also covers what normalisation dropped right after the
+    match (harakat, tatweel, the rest of an entity, stripped trailing whitespace).
+    """
+    if start >= end:
+        return offsets[start], offsets[start]
+    last = offsets[end - 1]
+    return offsets[start], next(o for o in offsets[end:] if o > last)
+
+
+def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    decoded, src = _unescape_with_offsets(text)
+    pieces: list[str] = []
+    where: list[int] = []
+    for ch, pos in zip(decoded, src, strict=True):
+        folded = _TABLE[ord(ch)]
+        pieces.append(folded)
+        where.extend([pos] * len(folded))
+    composed, where = _nfc_with_offsets("".join(pieces), where)
+    return _collapse_with_offsets(composed, where, len(text))
+
+
+def _unescape_with_offsets(text: str) -> tuple[str, list[int]]:
+    parts: list[str] = []
+    src: list[int] = []
+    pos = 0
+    for m in _ENTITY_RE.finditer(text):
+        parts.append(text[pos : m.start()])
+        src.extend(range(pos, m.start()))
+        decoded = html.unescape(m.group())
+        # A legacy entity without ';' ("&notit") decodes a prefix and keeps the rest verbatim.
+        keep = _literal_tail(m.group(), decoded)
+        parts.append(decoded)
+        src.extend([m.start()] * (len(decoded) - keep))
+        src.extend(range(m.end() - keep, m.end()))
+        pos = m.end()
+    parts.append(text[pos:])
+    src.extend(range(pos, len(text)))
+    return "".join(parts), src
+
+
+def _literal_tail(raw: str, decoded: str) -> int:
+    if decoded == raw:
+        return len(raw)
+    for head in range(1, len(decoded)):
+        if raw.endswith(decoded[head:]):
+            return len(decoded) - head
+    return 0
+
+
+def _nfc_with_offsets(folded: str, where: list[int]) -> tuple[str, list[int]]:
+    composed = unicodedata.normalize("NFC", folded)
+    if composed == folded:
+        return folded, where
+    # Marks are gone, so NFC only merges runs of starters (Hangul L+V+T): align greedily.
+    out: list[int] = []
+    j = 0
+    for ch in composed:
+        k = j + 1
+        while k < len(folded) and unicodedata.normalize("NFC", folded[j:k]) != ch:
+            k += 1
+        out.append(where[j])
+        j = k
+    return composed, out
+
+
+def _collapse_with_offsets(folded: str, where: list[int], size: int) -> tuple[str, list[int]]:
+    chars: list[str] = []
+    out: list[int] = []
+    for ch, pos in zip(folded, where, strict=True):
+        if ch == " " and (not chars or chars[-1] == " "):
+            continue
+        chars.append(ch)
+        out.append(pos)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        out.pop()
+    return "".join(chars), out + [size]

@@ -1,0 +1,46 @@
+"""Item pipeline: a thin adapter that stores each article through the archive."""
+
+from __future__ import annotations
+
+import logging
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.articles import build_record
+from crawler.items import ArticleItem
+from crawler.runs import SourceRun
+from crawler.storage import Archive
+
+logger = logging.getLogger(__name__)
+
+
+class ArchivePipeline:
+    """Store articles once: new ones are inserted, changed ones updated, known ones dropped."""
+
+    def __init__(self, archive: Archive, runs: dict[str, SourceRun], stats: object | None = None) -> None:
+        self.archive = archive
+        self.runs = runs
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        spider = crawler.spider
+        return cls(spider.archive, spider.runs, crawler.stats)
+
+    def process_item(self, item: ArticleItem) -> ArticleItem:
+        adapter = ItemAdapter(item)
+        if not (adapter.get("title") or adapter.get("body")):
+            raise DropItem(f"{item.url}: no title and no text could be extracted")
+        result = self.archive.store(build_record(item))
+        run = self.runs.get(item.source)
+        if run is not None:
+            setattr(run, result.outcome, getattr(run, result.outcome) + 1)
+        if self.stats is not None:
+            self.stats.inc_value(f"veille/articles/{result.outcome}")
+        if result.outcome == "duplicate":
+            raise DropItem(f"{item.url}: already archived as article {result.article_id}",
+                           log_level="DEBUG")
+        logger.debug("%s article %s: %s", result.outcome, result.article_id, item.url)
+        return item

@@ -1,0 +1,46 @@
+"""Per-source outcome of one crawl cycle: counters, errors, status (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+COUNTERS = ("found", "new", "duplicate", "updated", "not_modified", "errors")
+
+
+@dataclass
+class SourceRun:
+    """What one source's crawl found, stored and failed at."""
+
+    source: str
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    found: int = 0
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    not_modified: int = 0
+    errors: int = 0
+    routes_ok: int = 0
+    routes_failed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        """Record one error of this source."""
+        self.errors += 1
+        if message not in self.messages:
+            self.messages.append(message)
+
+    @property
+    def status(self) -> str:
+        """'ok' when every route worked, 'partial' when some did, 'failed' when none did."""
+        if self.routes_ok == 0:
+            return "failed"
+        if self.routes_failed or self.errors:
+            return "partial"
+        return "ok"
+
+    @property
+    def succeeded(self) -> bool:
+        """True unless no route of the source worked."""
+        return self.status != "failed"

@@ -1,0 +1,69 @@
+"""The archive's schema, applied as sqlite-utils migrations (never edit one that has shipped)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("veille")
+
+
+@migrations()
+def m001_archive(db: Database) -> None:
+    """Sources, fetch state, articles with keys and history, stories, crawl runs, FTS."""
+    db.execute("""
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY, title TEXT, languages TEXT,
+            last_attempt TEXT, last_success TEXT, last_error TEXT, last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0)""")
+    db.execute("""
+        CREATE TABLE routes (
+            url TEXT PRIMARY KEY, source TEXT NOT NULL, kind TEXT NOT NULL,
+            etag TEXT, last_modified TEXT, last_status INTEGER, last_fetch_at TEXT,
+            fetches INTEGER NOT NULL DEFAULT 0, not_modified INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT)""")
+    db.execute("""
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY, first_seen TEXT NOT NULL, title TEXT,
+            article_count INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("""
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY, url TEXT NOT NULL, source TEXT NOT NULL,
+            title TEXT, summary TEXT, body TEXT, author TEXT, language TEXT,
+            published_at TEXT, first_seen TEXT NOT NULL, updated_at TEXT, source_updated TEXT,
+            story_id INTEGER REFERENCES stories(id), guid TEXT, via TEXT,
+            content_hash TEXT NOT NULL, simhash INTEGER, version INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("CREATE INDEX articles_source_seen ON articles(source, first_seen)")
+    db.execute("CREATE INDEX articles_published ON articles(published_at)")
+    db.execute("CREATE INDEX articles_story ON articles(story_id)")
+    db.execute("""
+        CREATE TABLE article_keys (
+            key TEXT PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id))""")
+    db.execute("CREATE INDEX article_keys_article ON article_keys(article_id)")
+    db.execute("""
+        CREATE TABLE article_versions (
+            id INTEGER PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id),
+            version INTEGER NOT NULL, title TEXT, summary TEXT, body TEXT, author TEXT,
+            published_at TEXT, content_hash TEXT, replaced_at TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE story_bands (
+            band INTEGER NOT NULL, value INTEGER NOT NULL, article_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL, seen_at TEXT NOT NULL,
+            PRIMARY KEY (band, value, article_id))""")
+    db.execute("""
+        CREATE TABLE crawl_runs (
+            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, source TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+            found INTEGER NOT NULL DEFAULT 0, new INTEGER NOT NULL DEFAULT 0,
+            duplicate INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
+            error TEXT)""")
+    db.execute("CREATE INDEX crawl_runs_source ON crawl_runs(source, started_at)")
+    # Normalised copies of title and body: unicode61 alone splits vocalised Arabic into letters.
+    db.execute("""
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, body, tokenize = 'unicode61 remove_diacritics 2')""")
+
+
+def migrate(db: Database) -> None:
+    """Bring the database schema up to date."""
+    migrations.apply(db)

@@ -1,0 +1,80 @@
+"""Google-News sitemaps and sitemap indexes (plain or gzipped), parsed with namespaced XPath."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from crawler.dates import format_utc, parse_date
+from crawler.exceptions import FeedError
+from crawler.feeds import FeedEntry
+from crawler.xmlguard import check_xml_safety, looks_like_html
+
+NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+      "news": "http://www.google.com/schemas/sitemap-news/0.9"}
+_parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
+
+
+@dataclass(frozen=True)
+class Sitemap:
+    """A parsed sitemap: article entries (urlset) or child sitemaps (sitemapindex)."""
+
+    entries: tuple[FeedEntry, ...] = ()
+    children: tuple[FeedEntry, ...] = ()
+
+
+def gunzip_limited(body: bytes, max_bytes: int) -> bytes:
+    """Decompress a gzip body, refusing to inflate past max_bytes (a gzip bomb)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+            data = stream.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FeedError(f"broken gzip sitemap: {exc} (hint: the file is truncated or not gzip)") from exc
+    if len(data) > max_bytes:
+        raise FeedError(f"gzip sitemap inflates past {max_bytes} bytes (hint: raise max_response_bytes)")
+    return data
+
+
+def parse_sitemap(body: bytes, url: str, max_bytes: int = 50_000_000) -> Sitemap:
+    """Entries and child sitemaps of a (news) sitemap; FeedError when it is not one."""
+    if body[:2] == b"\x1f\x8b":
+        body = gunzip_limited(body, max_bytes)
+    check_xml_safety(body)
+    if looks_like_html(body):
+        raise FeedError("not a sitemap: the server sent an HTML page (hint: the URL may have moved)")
+    try:
+        root = etree.fromstring(body, _parser)
+    except etree.XMLSyntaxError as exc:
+        raise FeedError(f"malformed XML: {exc} (hint: the site publishes a broken sitemap)") from exc
+    if root is None:
+        raise FeedError("malformed XML: no document element (hint: the body is empty or garbage)")
+    tag = etree.QName(root).localname
+    if tag == "sitemapindex":
+        nodes = root.xpath("//sm:sitemap[sm:loc]", namespaces=NS)
+        return Sitemap(children=tuple(_entry(node, url) for node in nodes))
+    if tag != "urlset":
+        raise FeedError(f"not a sitemap: root element <{tag}> (hint: expected <urlset> or <sitemapindex>)")
+    entries = tuple(_entry(node, url) for node in root.xpath("//sm:url[sm:loc]", namespaces=NS))
+    return Sitemap(entries=entries)
+
+
+def _entry(node: etree._Element, base: str) -> FeedEntry:
+    def text(path: str) -> str | None:
+        found = node.xpath(f"string({path})", namespaces=NS).strip()
+        return found or None
+
+    published = _date(text("news:news/news:publication_date"))
+    return FeedEntry(
+        url=urljoin(base, text("sm:loc") or ""), title=text("news:news/news:title"),
+        published_at=published, updated_at=_date(text("sm:lastmod")),
+        language=(text("news:news/news:publication/news:language") or "").split("-")[0] or None)
+
+
+def _date(raw: str | None) -> str | None:
+    found = parse_date(raw) if raw else None
+    return format_utc(found) if found else None

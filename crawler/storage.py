@@ -1,0 +1,226 @@
+"""The archive: one SQLite file through sqlite-utils (WAL, migrations); the only module that writes it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlite_utils import Database
+
+from crawler.dates import utc_now_iso
+from crawler.exceptions import StorageError
+from crawler.fingerprint import bands, from_signed, hamming, to_signed
+from crawler.normalize import normalize
+from crawler.runs import SourceRun
+from crawler.schema import migrate
+
+if TYPE_CHECKING:
+    from crawler.config import Config
+
+# 8 bands of 8 bits: any two fingerprints within 7 bits share a band (pigeonhole).
+BAND_COUNT = 8
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article ready for the archive: fields plus identity keys and fingerprints."""
+
+    keys: tuple[str, ...]
+    fields: dict[str, Any]
+    content_hash: str
+    simhash: int
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing one article did: 'new', 'updated' or 'duplicate'."""
+
+    outcome: str
+    article_id: int
+    story_id: int | None
+
+
+def open_database(path: Path | str) -> Database:
+    """Open (creating if needed) the SQLite file in WAL mode with the schema up to date."""
+    try:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30)
+        db = Database(conn)
+        db.execute("PRAGMA busy_timeout = 30000")
+        if str(path) != ":memory:":
+            db.enable_wal()
+        migrate(db)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"{path}: cannot open the archive: {exc} "
+                           "(hint: check the path, free disk space and permissions)") from exc
+    return db
+
+
+class Archive:
+    """Articles, stories, fetch state and crawl runs in one SQLite database."""
+
+    def __init__(self, db: Database, story_distance: int = 3, story_window_days: int = 7) -> None:
+        self.db = db
+        self.story_distance = story_distance
+        self.story_window_days = story_window_days
+
+    @classmethod
+    def open(cls, path: Path | str, **options: int) -> Archive:
+        """Open the archive file at `path`."""
+        return cls(open_database(path), **options)
+
+    @classmethod
+    def for_config(cls, config: Config) -> Archive:
+        """The archive a config names (VEILLE_DB wins), with its story settings."""
+        return cls.open(config.database_path(), story_distance=config.settings.story_distance,
+                        story_window_days=config.settings.story_window_days)
+
+    def close(self) -> None:
+        """Close the connection (pending writes are already committed)."""
+        self.db.close()
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, Any] | None:
+        """The stored article known under any of `keys` (id, source_updated), or None."""
+        keys = list(keys)
+        if not keys:
+            return None
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT a.id, a.source_updated FROM article_keys k JOIN articles a ON a.id = k.article_id "
+            f"WHERE k.key IN ({marks}) LIMIT 1", keys).fetchall()
+        return {"id": rows[0][0], "source_updated": rows[0][1]} if rows else None
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """The ETag and Last-Modified last seen for a feed or sitemap URL."""
+        row = self.db.execute("SELECT etag, last_modified FROM routes WHERE url = ?", [url]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def store(self, article: StoredArticle) -> StoreResult:
+        """Insert a new article, update a changed one (keeping history), or report a duplicate."""
+        with self.db.atomic():
+            found = self.lookup(article.keys)
+            if found is None:
+                return self._insert(article)
+            return self._refresh(found["id"], article)
+
+    def _insert(self, article: StoredArticle) -> StoreResult:
+        now = utc_now_iso()
+        row = dict(article.fields, first_seen=now, content_hash=article.content_hash,
+                   simhash=to_signed(article.simhash))
+        article_id = self.db["articles"].insert(row).last_pk
+        self._add_keys(article_id, article.keys)
+        self._index(article_id, article.fields)
+        story_id = self._link_story(article_id, article, now)
+        return StoreResult("new", article_id, story_id)
+
+    def _refresh(self, article_id: int, article: StoredArticle) -> StoreResult:
+        self._add_keys(article_id, article.keys)
+        old = self.db["articles"].get(article_id)
+        if old["content_hash"] == article.content_hash or not (article.fields.get("body")
+                                                                or article.fields.get("title")):
+            return StoreResult("duplicate", article_id, old["story_id"])
+        now = utc_now_iso()
+        self.db["article_versions"].insert({
+            "article_id": article_id, "version": old["version"], "title": old["title"],
+            "summary": old["summary"], "body": old["body"], "author": old["author"],
+            "published_at": old["published_at"], "content_hash": old["content_hash"],
+            "replaced_at": now})
+        changes = {k: v for k, v in article.fields.items() if k not in ("source", "url") and v}
+        changes.update(content_hash=article.content_hash, simhash=to_signed(article.simhash),
+                       updated_at=now, version=old["version"] + 1)
+        self.db["articles"].update(article_id, changes)
+        self._index(article_id, self.db["articles"].get(article_id))
+        return StoreResult("updated", article_id, old["story_id"])
+
+    def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
+                            [(k, article_id) for k in keys])
+
+    def _index(self, article_id: int, fields: dict[str, Any]) -> None:
+        self.db.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
+        self.db.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+                        [article_id, normalize(fields.get("title") or ""),
+                         normalize(" ".join(filter(None, (fields.get("summary"),
+                                                          fields.get("body")))))])
+
+    def _link_story(self, article_id: int, article: StoredArticle, now: str) -> int | None:
+        if not article.simhash:
+            return None
+        story_id = self._similar_story(article.simhash, article_id)
+        if story_id is None:
+            story_id = self.db["stories"].insert(
+                {"first_seen": now, "title": article.fields.get("title"), "article_count": 0}).last_pk
+        self.db.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
+        self.db["articles"].update(article_id, {"story_id": story_id})
+        self.db.executemany(
+            "INSERT OR IGNORE INTO story_bands (band, value, article_id, story_id, seen_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(i, v, article_id, story_id, now) for i, v in enumerate(bands(article.simhash, BAND_COUNT))])
+        return story_id
+
+    def _similar_story(self, fp: int, article_id: int) -> int | None:
+        where = " OR ".join("(band = ? AND value = ?)" for _ in range(BAND_COUNT))
+        params: list[Any] = [x for i, v in enumerate(bands(fp, BAND_COUNT)) for x in (i, v)]
+        rows = self.db.execute(
+            f"SELECT DISTINCT b.story_id, a.simhash FROM story_bands b JOIN articles a "
+            f"ON a.id = b.article_id WHERE ({where}) AND b.article_id != ? "
+            f"AND b.seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
+            params + [article_id, f"-{self.story_window_days} days"]).fetchall()
+        best = min(((hamming(fp, from_signed(s)), story) for story, s in rows if s is not None),
+                   default=None)
+        return best[1] if best and best[0] <= self.story_distance else None
+
+    def record_fetch(self, url: str, source: str, kind: str, status: int | None,
+                     etag: str | None = None, last_modified: str | None = None,
+                     error: str | None = None) -> None:
+        """Remember a feed/sitemap fetch: status, validators for the next conditional GET."""
+        now = utc_now_iso()
+        self.db.execute(
+            "INSERT INTO routes (url, source, kind, last_status, last_fetch_at, fetches, not_modified, "
+            "etag, last_modified, last_error) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET source = excluded.source, kind = excluded.kind, "
+            "last_status = excluded.last_status, last_fetch_at = excluded.last_fetch_at, "
+            "fetches = fetches + 1, not_modified = not_modified + excluded.not_modified, "
+            "etag = COALESCE(excluded.etag, etag), "
+            "last_modified = COALESCE(excluded.last_modified, last_modified), "
+            "last_error = excluded.last_error",
+            [url, source, kind, status, now, int(status == 304), etag, last_modified, error])
+
+    def sync_sources(self, sources: Iterable[Any]) -> None:
+        """Make sure every configured source has its row."""
+        with self.db.atomic():
+            for source in sources:
+                self.db.execute(
+                    "INSERT INTO sources (name, title, languages) VALUES (?, ?, ?) ON CONFLICT(name) "
+                    "DO UPDATE SET title = excluded.title, languages = excluded.languages",
+                    [source.name, source.title, ",".join(source.languages)])
+
+    def record_run(self, run: SourceRun) -> None:
+        """Store one source's crawl outcome and update its health row."""
+        error = "; ".join(run.messages) or None
+        with self.db.atomic():
+            self.db["crawl_runs"].insert({
+                "run_id": run.run_id, "source": run.source, "started_at": run.started_at,
+                "finished_at": run.finished_at, "status": run.status, "found": run.found,
+                "new": run.new, "duplicate": run.duplicate, "updated": run.updated,
+                "not_modified": run.not_modified, "errors": run.errors, "error": error})
+            if run.succeeded:
+                self.db.execute(
+                    "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0"
+                    " WHERE name = ?", [run.finished_at, run.finished_at, run.source])
+            else:
+                self.db.execute(
+                    "UPDATE sources SET last_attempt = ?, last_error = ?, last_error_at = ?, "
+                    "consecutive_failures = consecutive_failures + 1 WHERE name = ?",
+                    [run.finished_at, error, run.finished_at, run.source])
+            if run.succeeded and error:
+                self.db.execute("UPDATE sources SET last_error = ?, last_error_at = ? WHERE name = ?",
+                                [error, run.finished_at, run.source])

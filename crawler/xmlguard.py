@@ -1,0 +1,28 @@
+"""Refuse XML that declares entities (billion laughs, external entities) before any parser sees it."""
+
+from __future__ import annotations
+
+import re
+
+from crawler.exceptions import UnsafeXMLError
+
+PROLOG_BYTES = 65536
+ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
+                        re.IGNORECASE | re.DOTALL)
+
+
+def check_xml_safety(body: bytes) -> None:
+    """Raise UnsafeXMLError when the document's prolog declares entities; news feeds never need them."""
+    head = body[:PROLOG_BYTES]
+    if b"\x00" in head[:200]:
+        head = head.replace(b"\x00", b"")  # UTF-16 prologs: look at the ASCII bytes only.
+    if ENTITY_DECL.search(head):
+        raise UnsafeXMLError(
+            "refused: the document declares XML entities (entity bomb or external entity) "
+            "(hint: a real feed never does; the site may be compromised)")
+
+
+def looks_like_html(body: bytes) -> bool:
+    """True when the body starts like an HTML page rather than XML."""
+    return bool(HTML_START.match(body[:4096]))

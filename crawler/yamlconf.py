@@ -1,0 +1,121 @@
+"""Admin YAML: safe loading with line numbers, and errors that name the file, key, line and hint."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crawler.exceptions import ConfigError
+
+KeyPath = tuple[str | int, ...]
+
+
+def _line_map(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _line_map(value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, path + (index,), lines)
+
+
+def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse a YAML file with the safe loader; return the data and a key-path to line map."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found (hint: create it or pass --config DIR)"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc} (hint: save it as UTF-8)"]) from exc
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        hint = "check the indentation and quote values that contain ': ' or '#'"
+        raise ConfigError([f"{where}: YAML syntax error: {exc.problem} (hint: {hint})"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: YAML error: {exc}"]) from exc
+    finally:
+        loader.dispose()
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    return data, lines
+
+
+def format_path(path: KeyPath) -> str:
+    """Render ('sources', 3, 'feeds', 0) as sources[3].feeds[0]."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+@dataclass
+class Problems:
+    """Collects every error of one file so the admin sees them all at once."""
+
+    path: Path
+    lines: dict[KeyPath, int]
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, key: KeyPath, message: str, hint: str = "", owner: str = "") -> None:
+        """Record one problem at a key path; `owner` names the source/topic/watcher."""
+        line = self._line(key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        who = f"{owner}, " if owner else ""
+        text = f"{where}: {who}key '{format_path(key)}': {message}"
+        self.messages.append(f"{text} (hint: {hint})" if hint else text)
+
+    def _line(self, key: KeyPath) -> int | None:
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get(())
+
+    def raise_if_any(self) -> None:
+        """Raise ConfigError listing every recorded problem."""
+        if self.messages:
+            raise ConfigError(self.messages)
+
+    def check_keys(self, raw: Mapping, allowed: Iterable[str], key: KeyPath, owner: str = "") -> None:
+        """Report keys that the schema does not know, suggesting the closest one."""
+        allowed = list(allowed)
+        for name in raw:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+                self.add(key + (str(name),), "unknown key", hint, owner)
+
+    def expect(self, raw: Any, kind: type | tuple[type, ...], key: KeyPath, hint: str,
+               owner: str = "") -> bool:
+        """Report a value of the wrong type; return True when the type is right."""
+        # YAML's true/false are ints to Python; a number setting must not accept them.
+        ok = isinstance(raw, kind) and not (isinstance(raw, bool) and bool not in _kinds(kind))
+        if not ok:
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            self.add(key, f"expected {_article(names)}, got {type(raw).__name__} {raw!r}", hint, owner)
+        return ok
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _article(name: str) -> str:
+    names = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
+             "list": "a list", "dict": "a mapping"}
+    return " or ".join(names.get(n, n) for n in name.split(" or "))

@@ -1,0 +1,1 @@
+"""Config-driven spiders: one spider crawls the feed, sitemap and listing routes of each source."""
