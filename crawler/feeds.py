@@ -6,6 +6,7 @@ import calendar
 import io
 import json
 import re
+import xml.sax
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,22 +45,26 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
     # BytesIO: given bytes or str, feedparser first tries them as a file name or URL.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
                               resolve_relative_uris=False, sanitize_html=False)
-    if not parsed.entries:
-        raise FeedError(_why_empty(parsed, body, headers))
     language = (parsed.feed.get("language") or "").split("-")[0].lower() or None
-    entries = [_entry(e, url, language) for e in parsed.entries]
-    return [e for e in entries if e is not None]
+    entries = [e for e in (_entry(item, url, language) for item in parsed.entries) if e is not None]
+    if not entries:
+        raise FeedError(_why_unusable(parsed, body, headers))
+    return entries
 
 
-def _why_empty(parsed: Any, body: bytes, headers: dict[str, str]) -> str:
+def _why_unusable(parsed: Any, body: bytes, headers: dict[str, str]) -> str:
+    # Bozo alone is only a warning (wrong content type, charset override); a SAX error is not.
+    error = parsed.get("bozo_exception")
     if not body.strip():
         return "empty response body (hint: the server answered with nothing)"
     if looks_like_html(body):
         kind = headers.get("content-type", "unknown").split(";")[0]
         return f"not a feed: the server sent an HTML page ({kind}) (hint: the feed URL may have moved)"
-    if parsed.bozo and not parsed.get("version"):
-        reason = str(parsed.bozo_exception).splitlines()[0][:200]
+    if isinstance(error, xml.sax.SAXException):
+        reason = str(error).splitlines()[0][:200]
         return f"malformed XML: {reason} (hint: the site publishes a broken feed)"
+    if parsed.entries:
+        return "no feed entry has a link (hint: check that the URL is the right feed)"
     return "the feed has no entries (hint: check that the URL is the right feed)"
 
 
@@ -86,10 +91,11 @@ def _first_alternate(entry: Any) -> str | None:
 
 
 def _struct_date(entry: Any, name: str) -> str | None:
-    parsed = entry.get(f"{name}_parsed")
+    # dict.get: feedparser's own get() maps a missing 'updated' to 'published', with a warning.
+    parsed = dict.get(entry, f"{name}_parsed")
     if parsed:
         return format_utc(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
-    raw = entry.get(name)
+    raw = dict.get(entry, name)
     found = parse_date(raw) if raw else None
     return format_utc(found) if found else None
 

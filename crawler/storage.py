@@ -141,7 +141,7 @@ class Archive:
         return StoreResult("updated", article_id, old["story_id"])
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
+        self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
                             [(k, article_id) for k in keys])
 
     def _index(self, article_id: int, fields: dict[str, Any]) -> None:
@@ -160,7 +160,7 @@ class Archive:
                 {"first_seen": now, "title": article.fields.get("title"), "article_count": 0}).last_pk
         self.db.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
         self.db["articles"].update(article_id, {"story_id": story_id})
-        self.db.executemany(
+        self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_bands (band, value, article_id, story_id, seen_at) "
             "VALUES (?, ?, ?, ?, ?)",
             [(i, v, article_id, story_id, now) for i, v in enumerate(bands(article.simhash, BAND_COUNT))])
