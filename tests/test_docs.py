@@ -1,0 +1,36 @@
+"""The README documents every command and every setting, so the docs cannot drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import main
+from crawler.schema import migrations
+from crawler.settings_spec import SETTINGS
+from crawler.storage import open_database
+
+README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_every_command_is_documented(command: str) -> None:
+    assert f"`veille {command}" in README
+
+
+@pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
+def test_every_setting_is_documented(setting: str) -> None:
+    assert f"| `{setting}` |" in README
+
+
+def test_every_table_and_column_is_documented(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "x.db")
+    assert migrations.pending(db) == []
+    for table in db.table_names():
+        if table.startswith("_") or table.startswith("articles_fts_"):
+            continue
+        assert f"| `{table}` |" in README, table
+        if table != "articles_fts":
+            for column in db[table].columns_dict:
+                assert f"`{column}`" in README, f"{table}.{column}"
