@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.fingerprint import content_hash, simhash
+from crawler.fingerprint import content_hash, minhash
 from crawler.items import ArticleItem
 from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
@@ -19,12 +19,12 @@ def build_record(item: ArticleItem) -> StoredArticle:
     keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
     digest = content_hash(item.title, item.summary, item.body)
     return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest,
-                         simhash=fingerprint_of(item))
+                         minhash=fingerprint_of(item))
 
 
-def fingerprint_of(item: ArticleItem) -> int:
-    """SimHash of the body (or title and summary when the body is short); 0 for too little text."""
+def fingerprint_of(item: ArticleItem) -> bytes:
+    """MinHash of the body (or title and summary when the body is short); empty for too little text."""
     text = item.body or ""
     if len(text) < MIN_FINGERPRINT_TEXT:
         text = " ".join(filter(None, (item.title, item.summary, item.body)))
-    return simhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else 0
+    return minhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else b""

@@ -11,7 +11,8 @@ from lxml import html as lxml_html
 WP_FOOTER = re.compile(
     r"\s*(?:\[(?:…|\.\.\.|&#8230;)\]\s*)?The post .{1,600}? appeared first on .{1,200}?\.?\s*$", re.DOTALL)
 TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
-SPACES = re.compile(r"[ \t\u00a0\u202f]+")
+# Runs of ordinary spaces only: French typography's non-breaking spaces are part of the text.
+SPACES = re.compile(r"[ \t]+")
 BLANK_LINES = re.compile(r"\n\s*\n+")
 BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "blockquote", "tr", "section")
 

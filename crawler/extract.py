@@ -12,7 +12,7 @@ from crawler.cleaning import html_to_text, strip_feed_footer, tidy
 from crawler.dates import format_utc, parse_date
 from crawler.feeds import FeedEntry
 from crawler.language import choose_language
-from crawler.metadata import page_metadata
+from crawler.metadata import page_metadata, visible_author, visible_dates
 from crawler.selectors import select, select_text
 
 REQUIRED = ("title", "body", "published_at")
@@ -53,14 +53,15 @@ def extract_article(html: str, url: str, rules: SiteRules, hints: FeedEntry | No
     body = _override_body(doc, rules) or _generic_body(html, url, title) or meta["body"] \
         or hints.content
     published = (_date(_override(doc, rules, "date"), rules, now) or _date(meta["published"], rules, now)
-                 or hints.published_at)
+                 or hints.published_at or _visible_date(doc, rules, now))
     summary = strip_feed_footer(meta["description"] or "") or hints.summary
     text_for_language = " ".join(filter(None, (title, summary, (body or "")[:1500])))
     found = {"title": title, "body": body, "published_at": published}
     return Extracted(
         title=tidy(title) if title else None, canonical=meta["canonical"], published_at=published,
         modified_at=_date(meta["modified"], rules, now) or hints.updated_at,
-        author=_override(doc, rules, "author") or meta["author"] or hints.author,
+        author=_override(doc, rules, "author") or meta["author"] or hints.author
+        or visible_author(doc),
         language=choose_language(text_for_language, [meta["language"], hints.language],
                                  rules.languages),
         summary=summary or None, body=body or None,
@@ -90,6 +91,14 @@ def _generic_body(html: str, url: str, title: str | None) -> str | None:
         lines = lines[1:]  # trafilatura repeats the headline as the first line
     body = tidy("\n\n".join(line for line in lines if line.strip()))
     return body if len(body) >= MIN_BODY else None
+
+
+def _visible_date(doc: Selector, rules: SiteRules, now: datetime | None) -> str | None:
+    for text in visible_dates(doc):
+        found = _date(text, rules, now)
+        if found:
+            return found
+    return None
 
 
 def _date(raw: str | None, rules: SiteRules, now: datetime | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +67,7 @@ def page_metadata(doc: Selector) -> dict[str, str | None]:
     url = url.get("@id") if isinstance(url, dict) else url
     return {
         "title": _text(ld.get("headline")) or _meta(doc, "og:title", "twitter:title")
-        or _text(doc.xpath("//title/text()").get()),
+        or _first_text(doc, "//h1") or _strip_site_name(doc.xpath("//title/text()").get()),
         "canonical": doc.xpath("//link[@rel='canonical']/@href").get() or _meta(doc, "og:url")
         or (url if isinstance(url, str) else None),
         "published": _text(ld.get("datePublished")) or _meta(doc, "article:published_time",
@@ -89,3 +90,36 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+DATE_NODES = ("//time[not(@datetime)] | //*[contains(@class, 'date') or contains(@class, 'time')]"
+              "[not(contains(@class, 'updat') or contains(@class, 'modif'))]")
+AUTHOR_NODES = "//*[@rel='author'] | //*[contains(@class, 'author') or contains(@class, 'byline')]"
+BYLINE_PREFIX = re.compile(r"^\s*(?:par|by|بقلم|كتبه|إعداد)\s*[:\-–]?\s*", re.IGNORECASE)
+SITE_SUFFIX = re.compile(r"\s+[-–—|]\s+[^-–—|]{2,40}$")
+MAX_LINE = 80
+
+
+def visible_dates(doc: Selector) -> list[str]:
+    """Short texts of the page's date-like elements, in document order (publication first)."""
+    texts = (" ".join(node.xpath("normalize-space(.)").getall()) for node in doc.xpath(DATE_NODES))
+    return [t for t in dict.fromkeys(texts) if t and len(t) <= MAX_LINE]
+
+
+def visible_author(doc: Selector) -> str | None:
+    """The text of the first byline-like element, without its 'Par'/'By' prefix."""
+    for node in doc.xpath(AUTHOR_NODES):
+        text = BYLINE_PREFIX.sub("", node.xpath("normalize-space(.)").get() or "").strip()
+        if text and len(text) <= MAX_LINE:
+            return text
+    return None
+
+
+def _first_text(doc: Selector, xpath: str) -> str | None:
+    node = doc.xpath(xpath)
+    return _text(node[0].xpath("normalize-space(.)").get()) if node else None
+
+
+def _strip_site_name(title: str | None) -> str | None:
+    """'Headline - Site' as 'Headline'."""
+    return SITE_SUFFIX.sub("", title.strip()) if title and title.strip() else None

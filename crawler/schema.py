@@ -31,7 +31,7 @@ def m001_archive(db: Database) -> None:
             title TEXT, summary TEXT, body TEXT, author TEXT, language TEXT,
             published_at TEXT, first_seen TEXT NOT NULL, updated_at TEXT, source_updated TEXT,
             story_id INTEGER REFERENCES stories(id), guid TEXT, via TEXT,
-            content_hash TEXT NOT NULL, simhash INTEGER, version INTEGER NOT NULL DEFAULT 1)""")
+            content_hash TEXT NOT NULL, minhash BLOB, version INTEGER NOT NULL DEFAULT 1)""")
     db.execute("CREATE INDEX articles_source_seen ON articles(source, first_seen)")
     db.execute("CREATE INDEX articles_published ON articles(published_at)")
     db.execute("CREATE INDEX articles_story ON articles(story_id)")

@@ -38,8 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("obey_robots_txt", bool, True, "honour each site's robots.txt"),
     Setting("max_articles_per_route", int, 200,
             "article pages fetched per route and cycle at most (newest first)", 1),
-    Setting("story_distance", int, 7,
-            "SimHash bits (of 64) two bodies may differ by and still be one story (0-7)", 0),
+    Setting("story_similarity", (int, float), 0.6,
+            "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1),
     Setting("story_window_days", int, 7, "how far back a reprint is linked to its story", 1),
     Setting("default_schedule", str, "15m", "crawl interval of sources without their own schedule"),
 )

@@ -12,16 +12,13 @@ from sqlite_utils import Database
 
 from crawler.dates import utc_now_iso
 from crawler.exceptions import StorageError
-from crawler.fingerprint import bands, from_signed, hamming, to_signed
+from crawler.fingerprint import lsh_bands, similarity
 from crawler.normalize import normalize
 from crawler.runs import SourceRun
 from crawler.schema import migrate
 
 if TYPE_CHECKING:
     from crawler.config import Config
-
-# 8 bands of 8 bits: any two fingerprints within 7 bits share a band (pigeonhole).
-BAND_COUNT = 8
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,7 @@ class StoredArticle:
     keys: tuple[str, ...]
     fields: dict[str, Any]
     content_hash: str
-    simhash: int
+    minhash: bytes
 
 
 @dataclass(frozen=True)
@@ -63,20 +60,20 @@ def open_database(path: Path | str) -> Database:
 class Archive:
     """Articles, stories, fetch state and crawl runs in one SQLite database."""
 
-    def __init__(self, db: Database, story_distance: int = 3, story_window_days: int = 7) -> None:
+    def __init__(self, db: Database, story_similarity: float = 0.6, story_window_days: int = 7) -> None:
         self.db = db
-        self.story_distance = story_distance
+        self.story_similarity = story_similarity
         self.story_window_days = story_window_days
 
     @classmethod
-    def open(cls, path: Path | str, **options: int) -> Archive:
+    def open(cls, path: Path | str, **options: float) -> Archive:
         """Open the archive file at `path`."""
         return cls(open_database(path), **options)
 
     @classmethod
     def for_config(cls, config: Config) -> Archive:
         """The archive a config names (VEILLE_DB wins), with its story settings."""
-        return cls.open(config.database_path(), story_distance=config.settings.story_distance,
+        return cls.open(config.database_path(), story_similarity=config.settings.story_similarity,
                         story_window_days=config.settings.story_window_days)
 
     def close(self) -> None:
@@ -114,7 +111,7 @@ class Archive:
     def _insert(self, article: StoredArticle) -> StoreResult:
         now = utc_now_iso()
         row = dict(article.fields, first_seen=now, content_hash=article.content_hash,
-                   simhash=to_signed(article.simhash))
+                   minhash=article.minhash or None)
         article_id = self.db["articles"].insert(row).last_pk
         self._add_keys(article_id, article.keys)
         self._index(article_id, article.fields)
@@ -134,7 +131,7 @@ class Archive:
             "published_at": old["published_at"], "content_hash": old["content_hash"],
             "replaced_at": now})
         changes = {k: v for k, v in article.fields.items() if k not in ("source", "url") and v}
-        changes.update(content_hash=article.content_hash, simhash=to_signed(article.simhash),
+        changes.update(content_hash=article.content_hash, minhash=article.minhash or None,
                        updated_at=now, version=old["version"] + 1)
         self.db["articles"].update(article_id, changes)
         self._index(article_id, self.db["articles"].get(article_id))
@@ -152,9 +149,10 @@ class Archive:
                                                           fields.get("body")))))])
 
     def _link_story(self, article_id: int, article: StoredArticle, now: str) -> int | None:
-        if not article.simhash:
+        keys = lsh_bands(article.minhash)
+        if not keys:
             return None
-        story_id = self._similar_story(article.simhash, article_id)
+        story_id = self._similar_story(article.minhash, keys, article_id)
         if story_id is None:
             story_id = self.db["stories"].insert(
                 {"first_seen": now, "title": article.fields.get("title"), "article_count": 0}).last_pk
@@ -163,20 +161,19 @@ class Archive:
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_bands (band, value, article_id, story_id, seen_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(i, v, article_id, story_id, now) for i, v in enumerate(bands(article.simhash, BAND_COUNT))])
+            [(i, v, article_id, story_id, now) for i, v in enumerate(keys)])
         return story_id
 
-    def _similar_story(self, fp: int, article_id: int) -> int | None:
-        where = " OR ".join("(band = ? AND value = ?)" for _ in range(BAND_COUNT))
-        params: list[Any] = [x for i, v in enumerate(bands(fp, BAND_COUNT)) for x in (i, v)]
+    def _similar_story(self, signature: bytes, keys: list[int], article_id: int) -> int | None:
+        where = " OR ".join("(b.band = ? AND b.value = ?)" for _ in keys)
+        params: list[Any] = [x for i, v in enumerate(keys) for x in (i, v)]
         rows = self.db.execute(
-            f"SELECT DISTINCT b.story_id, a.simhash FROM story_bands b JOIN articles a "
+            f"SELECT DISTINCT b.story_id, a.minhash FROM story_bands b JOIN articles a "
             f"ON a.id = b.article_id WHERE ({where}) AND b.article_id != ? "
             f"AND b.seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
             params + [article_id, f"-{self.story_window_days} days"]).fetchall()
-        best = min(((hamming(fp, from_signed(s)), story) for story, s in rows if s is not None),
-                   default=None)
-        return best[1] if best and best[0] <= self.story_distance else None
+        best = max(((similarity(signature, other), story) for story, other in rows), default=None)
+        return best[1] if best and best[0] >= self.story_similarity else None
 
     def record_fetch(self, url: str, source: str, kind: str, status: int | None,
                      etag: str | None = None, last_modified: str | None = None,

@@ -18,7 +18,7 @@ LONG = [a for a in REAL if len(a["content"]) > 3000]
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Archive:
-    archive = Archive.open(tmp_path / "a.db", story_distance=7)
+    archive = Archive.open(tmp_path / "a.db")
     yield archive
     archive.close()
 
