@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from crawler.fingerprint import content_hash, minhash
+from crawler.fingerprint import content_hash, fingerprint_text
 from crawler.items import ArticleItem
 from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
 
 ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
                   "source_updated", "guid", "via")
-MIN_FINGERPRINT_TEXT = 200
 
 
 def build_record(item: ArticleItem) -> StoredArticle:
@@ -18,13 +17,7 @@ def build_record(item: ArticleItem) -> StoredArticle:
     fields["url"] = clean_url(item.url)
     keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
     digest = content_hash(item.title, item.summary, item.body)
-    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest,
-                         minhash=fingerprint_of(item))
-
-
-def fingerprint_of(item: ArticleItem) -> bytes:
-    """MinHash of the body (or title and summary when the body is short); empty for too little text."""
-    text = item.body or ""
-    if len(text) < MIN_FINGERPRINT_TEXT:
-        text = " ".join(filter(None, (item.title, item.summary, item.body)))
-    return minhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else b""
+    fingerprint = item.fingerprint
+    if fingerprint is None:
+        fingerprint = fingerprint_text(item.title, item.summary, item.body)
+    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest, minhash=fingerprint)

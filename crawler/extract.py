@@ -82,7 +82,8 @@ def _override_body(doc: Selector, rules: SiteRules) -> str | None:
 
 
 def _generic_body(html: str, url: str, title: str | None) -> str | None:
-    text = trafilatura.extract(html, url=url, favor_precision=True, include_comments=False,
+    # fast: no comparison with justext, which doubled the time without changing news bodies.
+    text = trafilatura.extract(html, url=url, fast=True, favor_precision=True, include_comments=False,
                                include_tables=False, deduplicate=False, with_metadata=False)
     if not text:
         return None

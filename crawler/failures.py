@@ -16,6 +16,8 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_error
 
+from crawler.exceptions import VeilleError
+
 
 def http_status_text(status: int) -> str:
     """'404 Not Found' for 404."""
@@ -42,6 +44,8 @@ def describe_failure(exc: BaseException, timeout: float | None = None) -> str:
         return "DNS lookup failed (hint: no network on this machine, or the domain is gone)"
     if isinstance(exc, DownloadCancelledError):
         return f"download cancelled: {exc} (hint: raise max_response_bytes if the body is legitimate)"
+    if isinstance(exc, VeilleError):
+        return str(exc)
     if isinstance(exc, IgnoreRequest):
         return _ignored(str(exc))
     if isinstance(exc, ResponseDataLossError | DownloadFailedError | tx_error.ConnectError):

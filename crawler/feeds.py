@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import calendar
+import html
 import io
 import json
+import logging
 import re
 import xml.sax
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -18,6 +21,10 @@ from crawler.cleaning import clean_summary, html_to_text
 from crawler.dates import format_utc, parse_date
 from crawler.exceptions import FeedError
 from crawler.xmlguard import check_xml_safety, looks_like_html
+
+logger = logging.getLogger(__name__)
+GOOGLE_NEWS = "news.google.com"
+HREF = re.compile(r"""href=["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,30 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
     # BytesIO: given bytes or str, feedparser first tries them as a file name or URL.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
                               resolve_relative_uris=False, sanitize_html=False)
-    language = (parsed.feed.get("language") or "").split("-")[0].lower() or None
-    entries = [e for e in (_entry(item, url, language) for item in parsed.entries) if e is not None]
+    language = _language(parsed.feed.get("language"))
+    entries = [e for e in (_safe_entry(item, url, language) for item in parsed.entries) if e is not None]
     if not entries:
         raise FeedError(_why_unusable(parsed, body, headers))
-    return entries
+    return _drop_shared_guids(entries)
+
+
+def _safe_entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
+    # One malformed item (an impossible date, a bad URL) must not cost the whole feed.
+    try:
+        return _entry(entry, base, language)
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError) as exc:
+        logger.info("%s: skipping a malformed feed entry: %s", base, exc)
+        return None
+
+
+def _drop_shared_guids(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Forget GUIDs that several entries share: they identify nothing."""
+    counts = Counter(e.guid for e in entries if e.guid)
+    return [replace(e, guid=None) if e.guid and counts[e.guid] > 1 else e for e in entries]
+
+
+def _language(value: Any) -> str | None:
+    return str(value).split("-")[0].lower() or None if isinstance(value, str) and value else None
 
 
 def _why_unusable(parsed: Any, body: bytes, headers: dict[str, str]) -> str:
@@ -76,11 +102,30 @@ def _entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
     if not link:
         return None
     content = entry.get("content", [{}])[0].get("value") if entry.get("content") else None
+    title = html_to_text(entry.get("title")) or None
+    if urlsplit(link).netloc == GOOGLE_NEWS:
+        link, title, guid = _publisher_link(entry, link), _strip_publisher(entry, title), None
     return FeedEntry(
-        url=urljoin(base, link.strip()), guid=guid, title=html_to_text(entry.get("title")) or None,
+        url=urljoin(base, link.strip()), guid=guid, title=title,
         summary=clean_summary(entry.get("summary")), content=html_to_text(content) or None,
         author=entry.get("author") or None, published_at=_struct_date(entry, "published"),
         updated_at=_struct_date(entry, "updated"), language=language)
+
+
+def _publisher_link(entry: Any, link: str) -> str:
+    """Google News items link to Google; the publisher's URL is in the description's <a href>."""
+    for href in HREF.findall(entry.get("summary") or ""):
+        if urlsplit(href).netloc not in ("", GOOGLE_NEWS):
+            return html.unescape(href)
+    return link
+
+
+def _strip_publisher(entry: Any, title: str | None) -> str | None:
+    """'Headline - Hespress' as 'Headline' when the item names Hespress as its source."""
+    publisher = (entry.get("source") or {}).get("title")
+    if title and publisher and title.endswith(f" - {publisher}"):
+        return title[: -len(publisher) - 3].strip()
+    return title
 
 
 def _first_alternate(entry: Any) -> str | None:
@@ -94,7 +139,10 @@ def _struct_date(entry: Any, name: str) -> str | None:
     # dict.get: feedparser's own get() maps a missing 'updated' to 'published', with a warning.
     parsed = dict.get(entry, f"{name}_parsed")
     if parsed:
-        return format_utc(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
+        try:
+            return format_utc(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
+        except (ValueError, OverflowError, OSError):
+            return None  # an impossible date (year 0): keep the entry, drop the date
     raw = dict.get(entry, name)
     found = parse_date(raw) if raw else None
     return format_utc(found) if found else None
@@ -114,8 +162,16 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
     items = [i for i in data.get("items", []) if isinstance(i, dict) and (i.get("url") or i.get("id"))]
     if not items:
         raise FeedError("the feed has no entries (hint: check that the URL is the right feed)")
-    language = (data.get("language") or "").split("-")[0].lower() or None
-    return [_json_item(item, url, language) for item in items]
+    language = _language(data.get("language"))
+    entries = []
+    for item in items:
+        try:
+            entries.append(_json_item(item, url, language))
+        except (ValueError, TypeError, AttributeError) as exc:
+            logger.info("%s: skipping a malformed JSON Feed item: %s", url, exc)
+    if not entries:
+        raise FeedError("no JSON Feed item is usable (hint: the site publishes a broken feed)")
+    return _drop_shared_guids(entries)
 
 
 def _json_item(item: dict, base: str, language: str | None) -> FeedEntry:

@@ -8,16 +8,19 @@ sharing 82% of its shingles.
 from __future__ import annotations
 
 import hashlib
+import zlib
 
 import numpy as np
 
 from crawler.normalize import tokens
 
-__all__ = ["PERMUTATIONS", "content_hash", "lsh_bands", "minhash", "similarity"]
+__all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "minhash", "similarity"]
 
 PERMUTATIONS = 128
+MIN_FINGERPRINT_TEXT = 200  # characters; shorter texts would link unrelated briefs
 BANDS = 32  # 32 bands of 4 rows: a pair at similarity 0.5 shares a band 87% of the time, 0.7: 99.98%
 _PRIME = np.uint64(4294967291)  # the largest prime below 2**32
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads the word hashes
 
 
 def _coefficients() -> tuple[np.ndarray, np.ndarray]:
@@ -30,21 +33,25 @@ def _coefficients() -> tuple[np.ndarray, np.ndarray]:
 _A, _B = _coefficients()
 
 
-def shingles(text: str, size: int = 3) -> set[str]:
-    """Distinct word shingles of the normalised text (a repeated paragraph counts once)."""
+def shingle_hashes(text: str, size: int = 3) -> np.ndarray:
+    """Distinct 32-bit hashes of the text's word shingles (a repeated paragraph counts once)."""
     words = tokens(text)
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    ids = {word: zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in set(words)}
+    codes = np.fromiter((ids[w] for w in words), dtype=np.uint64, count=len(words))
     size = min(size, len(words))
-    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)} if words else set()
+    combined = np.zeros(len(words) - size + 1, dtype=np.uint64)
+    for offset in range(size):  # polynomial hash of the shingle's word hashes, wrapping at 2**64
+        combined = combined * _MIX + codes[offset:len(codes) - size + 1 + offset]
+    return np.unique(combined >> np.uint64(32))
 
 
 def minhash(text: str) -> bytes:
     """128 MinHash values of the text's shingles (512 bytes); empty bytes when it has no word."""
-    found = shingles(text)
-    if not found:
+    values = shingle_hashes(text)
+    if not values.size:
         return b""
-    digests = b"".join(hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-                       for s in found)
-    values = np.frombuffer(digests, dtype="<u4").astype(np.uint64)
     # (a*x + b) mod p stays below 2**63 for a, b < 2**31 and x < 2**32: no overflow.
     hashed = (np.outer(values, _A) + _B) % _PRIME
     return hashed.min(axis=0).astype("<u4").tobytes()
@@ -64,6 +71,14 @@ def lsh_bands(signature: bytes, bands: int = BANDS) -> list[int]:
     width = len(signature) // bands
     return [int.from_bytes(hashlib.blake2b(signature[i * width:(i + 1) * width], digest_size=8).digest(),
                            "big", signed=True) for i in range(bands)]
+
+
+def fingerprint_text(title: str | None, summary: str | None, body: str | None) -> bytes:
+    """MinHash of the body (or title and summary when the body is short); empty for too little text."""
+    text = body or ""
+    if len(text) < MIN_FINGERPRINT_TEXT:
+        text = " ".join(filter(None, (title, summary, body)))
+    return minhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else b""
 
 
 def content_hash(*parts: str | None) -> str:

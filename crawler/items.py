@@ -24,3 +24,4 @@ class ArticleItem:
     via: str = ""
     route_url: str = ""
     missing: list[str] = field(default_factory=list)
+    fingerprint: bytes | None = None  # MinHash computed with the extraction, else by the pipeline

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.articles import build_record
+from crawler.exceptions import StorageError
 from crawler.items import ArticleItem
 from crawler.runs import SourceRun
 from crawler.storage import Archive
@@ -33,7 +35,11 @@ class ArchivePipeline:
         adapter = ItemAdapter(item)
         if not (adapter.get("title") or adapter.get("body")):
             raise DropItem(f"{item.url}: no title and no text could be extracted")
-        result = self.archive.store(build_record(item))
+        try:
+            result = self.archive.store(build_record(item))
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.archive.path}: cannot store {item.url}: {exc} "
+                               "(hint: check free disk space and file permissions)") from exc
         run = self.runs.get(item.source)
         if run is not None:
             setattr(run, result.outcome, getattr(run, result.outcome) + 1)

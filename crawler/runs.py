@@ -23,6 +23,8 @@ class SourceRun:
     errors: int = 0
     routes_ok: int = 0
     routes_failed: int = 0
+    pages_ok: int = 0
+    pages_failed: int = 0
     messages: list[str] = field(default_factory=list)
 
     def fail(self, message: str) -> None:
@@ -33,10 +35,10 @@ class SourceRun:
 
     @property
     def status(self) -> str:
-        """'ok' when every route worked, 'partial' when some did, 'failed' when none did."""
-        if self.routes_ok == 0:
+        """'ok' when all worked, 'partial' when some did, 'failed' when no route or no page did."""
+        if self.routes_ok == 0 or (self.pages_failed and not self.pages_ok):
             return "failed"
-        if self.routes_failed or self.errors:
+        if self.routes_failed or self.errors or self.pages_failed:
             return "partial"
         return "ok"
 

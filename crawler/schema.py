@@ -20,7 +20,7 @@ def m001_archive(db: Database) -> None:
             url TEXT PRIMARY KEY, source TEXT NOT NULL, kind TEXT NOT NULL,
             etag TEXT, last_modified TEXT, last_status INTEGER, last_fetch_at TEXT,
             fetches INTEGER NOT NULL DEFAULT 0, not_modified INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT)""")
+            last_error TEXT, retry_after_until TEXT)""")
     db.execute("""
         CREATE TABLE stories (
             id INTEGER PRIMARY KEY, first_seen TEXT NOT NULL, title TEXT,

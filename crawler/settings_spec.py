@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("obey_robots_txt", bool, True, "honour each site's robots.txt"),
     Setting("max_articles_per_route", int, 200,
             "article pages fetched per route and cycle at most (newest first)", 1),
+    Setting("extract_workers", int, 1,
+            "processes that extract articles beside the crawler (0: extract in the crawler itself)", 0),
     Setting("story_similarity", (int, float), 0.6,
             "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1),
     Setting("story_window_days", int, 7, "how far back a reprint is linked to its story", 1),

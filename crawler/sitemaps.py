@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -15,6 +16,7 @@ from crawler.exceptions import FeedError
 from crawler.feeds import FeedEntry
 from crawler.xmlguard import check_xml_safety, looks_like_html
 
+logger = logging.getLogger(__name__)
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
       "news": "http://www.google.com/schemas/sitemap-news/0.9"}
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
@@ -55,12 +57,21 @@ def parse_sitemap(body: bytes, url: str, max_bytes: int = 50_000_000) -> Sitemap
         raise FeedError("malformed XML: no document element (hint: the body is empty or garbage)")
     tag = etree.QName(root).localname
     if tag == "sitemapindex":
-        nodes = root.xpath("//sm:sitemap[sm:loc]", namespaces=NS)
-        return Sitemap(children=tuple(_entry(node, url) for node in nodes))
+        return Sitemap(children=_entries(root.xpath("//sm:sitemap[sm:loc]", namespaces=NS), url))
     if tag != "urlset":
         raise FeedError(f"not a sitemap: root element <{tag}> (hint: expected <urlset> or <sitemapindex>)")
-    entries = tuple(_entry(node, url) for node in root.xpath("//sm:url[sm:loc]", namespaces=NS))
-    return Sitemap(entries=entries)
+    return Sitemap(entries=_entries(root.xpath("//sm:url[sm:loc]", namespaces=NS), url))
+
+
+def _entries(nodes: list, base: str) -> tuple[FeedEntry, ...]:
+    # One broken <url> (an invalid address, a bad date) must not cost the whole sitemap.
+    out = []
+    for node in nodes:
+        try:
+            out.append(_entry(node, base))
+        except ValueError as exc:
+            logger.info("%s: skipping a malformed sitemap entry: %s", base, exc)
+    return tuple(out)
 
 
 def _entry(node: etree._Element, base: str) -> FeedEntry:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from crawler.dates import utc_now_iso
+from crawler.dates import format_utc, utc_now, utc_now_iso
 from crawler.exceptions import StorageError
 from crawler.fingerprint import lsh_bands, similarity
 from crawler.normalize import normalize
@@ -50,6 +52,9 @@ def open_database(path: Path | str) -> Database:
         db.execute("PRAGMA busy_timeout = 30000")
         if str(path) != ":memory:":
             db.enable_wal()
+            # In WAL mode, NORMAL survives any crash of the process; only a power cut can drop the
+            # last commits, and those articles are simply crawled again at the next cycle.
+            db.execute("PRAGMA synchronous = NORMAL")
         migrate(db)
     except (sqlite3.Error, OSError) as exc:
         raise StorageError(f"{path}: cannot open the archive: {exc} "
@@ -60,15 +65,17 @@ def open_database(path: Path | str) -> Database:
 class Archive:
     """Articles, stories, fetch state and crawl runs in one SQLite database."""
 
-    def __init__(self, db: Database, story_similarity: float = 0.6, story_window_days: int = 7) -> None:
+    def __init__(self, db: Database, story_similarity: float = 0.6, story_window_days: int = 7,
+                 path: Path | str = ":memory:") -> None:
         self.db = db
+        self.path = path
         self.story_similarity = story_similarity
         self.story_window_days = story_window_days
 
     @classmethod
     def open(cls, path: Path | str, **options: float) -> Archive:
         """Open the archive file at `path`."""
-        return cls(open_database(path), **options)
+        return cls(open_database(path), path=path, **options)
 
     @classmethod
     def for_config(cls, config: Config) -> Archive:
@@ -93,6 +100,19 @@ class Archive:
             f"WHERE k.key IN ({marks}) LIMIT 1", keys).fetchall()
         return {"id": rows[0][0], "source_updated": rows[0][1]} if rows else None
 
+    def retry_after_until(self, url: str) -> str | None:
+        """Until when the server of this route asked us not to come back, if it did."""
+        row = self.db.execute("SELECT retry_after_until FROM routes WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
+
+    def set_retry_after(self, url: str, source: str, kind: str, seconds: float) -> None:
+        """Remember a long Retry-After: the route is skipped until then."""
+        until = format_utc(utc_now() + timedelta(seconds=seconds))
+        self.db.execute(
+            "INSERT INTO routes (url, source, kind, retry_after_until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET retry_after_until = excluded.retry_after_until",
+            [url, source, kind, until])
+
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """The ETag and Last-Modified last seen for a feed or sitemap URL."""
         row = self.db.execute("SELECT etag, last_modified FROM routes WHERE url = ?", [url]).fetchone()
@@ -102,11 +122,27 @@ class Archive:
 
     def store(self, article: StoredArticle) -> StoreResult:
         """Insert a new article, update a changed one (keeping history), or report a duplicate."""
-        with self.db.atomic():
+        with self.write():
             found = self.lookup(article.keys)
             if found is None:
                 return self._insert(article)
             return self._refresh(found["id"], article)
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction taken at once (BEGIN IMMEDIATE), so a concurrent crawl waits for the
+        busy timeout instead of failing between our lookup and our insert."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
 
     def _insert(self, article: StoredArticle) -> StoreResult:
         now = utc_now_iso()

@@ -19,17 +19,20 @@ TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
 MIRROR_PREFIXES = ("www.", "m.", "mobile.", "amp.")
 AMP_SUFFIX = re.compile(r"/amp/?$")
 
-# The numeric post id of common Moroccan CMSs, tried in order on the path.
-POST_ID_PATTERNS = (
-    re.compile(r"-(\d{5,})\.html?$"),  # Hespress AR: /<slug>-1702003.html
-    re.compile(r"/(\d{5,})-[^/]+\.html?$"),  # Hespress FR/EN: /488518-<slug>.html
-    re.compile(r"/details[-/](\d{4,})"),  # Hibapress details-<id>.html, Yabiladi /details/<id>/
-    re.compile(r"_(\d{5,})/?$"),  # TelQuel /<slug>_<id>
-    re.compile(r"_([0-9A-Z]{26})/?$"),  # Arc XP (Le360): /<slug>_<26-char id>/
-    re.compile(r"/(\d{5,})(?:\.html?)?/?$"),  # Le Matin /<slug>/<id>, Akhbarona /<id>.html
-    re.compile(r"-(\d{6,})/?$"),  # LeBrief /<slug>-<id>/
-    re.compile(r"^/\d{4}/\d{2}/(\d{5,})/"),  # Morocco World News /YYYY/MM/<id>/<slug>/
-)
+# The post id each site's URLs carry, by site. A pattern applies only to its own hosts: a generic
+# "number at the end" rule would merge 2M's /<slug>-20191215/ articles of one day into one.
+POST_ID_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "hespress.com": (re.compile(r"-(\d{5,})\.html$"),  # AR: /<slug>-1702003.html
+                     re.compile(r"^/(\d{5,})-[^/]+\.html$")),  # FR/EN: /488518-<slug>.html
+    "hibapress.com": (re.compile(r"/details-(\d{4,})\.html$"),),
+    "yabiladi.com": (re.compile(r"^/articles/details/(\d{4,})/"),),
+    "telquel.ma": (re.compile(r"_(\d{5,})/?$"),),
+    "le360.ma": (re.compile(r"_([0-9A-Z]{26})/?$"),),
+    "lematin.ma": (re.compile(r"/(\d{5,})(?:\.html)?/?$"),),
+    "akhbarona.com": (re.compile(r"^/[a-z0-9_-]+/(\d{4,})\.html$"),),
+    "lebrief.ma": (re.compile(r"-(\d{6,})/?$"),),
+    "moroccoworldnews.com": (re.compile(r"^/\d{4}/\d{2}/(\d{4,})/"),),
+}
 
 
 def is_tracking_param(name: str) -> bool:
@@ -66,14 +69,21 @@ def url_key(url: str) -> str:
     return f"{fold_host(parts.netloc)}{path}{query}"
 
 
+def _site_patterns(host: str) -> tuple[re.Pattern[str], ...]:
+    for site, patterns in POST_ID_PATTERNS.items():
+        if host == site or host.endswith("." + site):
+            return patterns
+    return ()
+
+
 def post_id(url: str) -> str | None:
     """The site's own post id (`host:id`) when the URL carries one, else None."""
     parts = urlsplit(url)
     host = fold_host(parts.netloc)
     wp_id = dict(parse_qsl(parts.query)).get("p")
-    if wp_id and wp_id.isdigit():
+    if wp_id and wp_id.isdigit():  # WordPress's permanent ?p=<id> form, on any site
         return f"{host}:{wp_id}"
-    for pattern in POST_ID_PATTERNS:
+    for pattern in _site_patterns(host):
         match = pattern.search(parts.path)
         if match:
             return f"{host}:{match.group(1)}"
@@ -83,22 +93,42 @@ def post_id(url: str) -> str | None:
 def identity_keys(*urls: str | None, guid: str | None = None) -> list[str]:
     """All keys under which an article is known: URL keys, feed GUID and post id."""
     keys: list[str] = []
-    for url in filter(None, urls):
-        if not url.startswith(("http://", "https://")):
-            continue
+    web_urls = [u for u in urls if u and u.startswith(("http://", "https://"))]
+    for url in web_urls:
         keys.append(f"url:{url_key(url)}")
         pid = post_id(url)
         if pid:
             keys.append(f"post:{pid}")
-    if guid:
-        keys.append(f"guid:{guid.strip()}")
+    if guid and guid.strip():
+        guid = guid.strip()
         if guid.startswith(("http://", "https://")):
+            keys.append(f"guid:{url_key(guid)}")
             pid = post_id(guid)
             if pid:
                 keys.append(f"post:{pid}")
+        elif web_urls:
+            # A bare GUID ("12345") is unique only within its site.
+            keys.append(f"guid:{domain(web_urls[0])}:{guid}")
     return list(dict.fromkeys(keys))
 
 
 def domain(url: str) -> str:
     """The folded host of a URL, used to name download slots and sites."""
     return fold_host(urlsplit(url).netloc)
+
+
+def trusted_canonical(canonical: str | None, fetched: str, route_url: str = "") -> str:
+    """The page's rel=canonical when it can be trusted as the article's address, else the fetched URL.
+
+    A canonical on another site (syndication), on the site's home page, or on the listing or feed
+    that led to the page would merge different articles into one.
+    """
+    if not canonical:
+        return fetched
+    absolute = urljoin(fetched, canonical.strip())
+    if not absolute.startswith(("http://", "https://")) or domain(absolute) != domain(fetched):
+        return fetched
+    key = url_key(absolute)
+    if urlsplit(absolute).path.strip("/") == "" or (route_url and key == url_key(route_url)):
+        return fetched
+    return absolute

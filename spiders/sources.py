@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,19 +12,21 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.config import Config, Route, Source, load_config
 from crawler.dates import utc_now_iso
-from crawler.exceptions import FeedError
-from crawler.extract import MIN_BODY, SiteRules, extract_article
-from crawler.failures import describe_failure, http_status_text
+from crawler.extract import MIN_BODY, SiteRules
+from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry
 from crawler.items import ArticleItem
 from crawler.routes import discover, newest_first
 from crawler.runs import SourceRun
 from crawler.storage import Archive
-from crawler.urls import domain, identity_keys
+from crawler.urls import domain, identity_keys, trusted_canonical
+from crawler.workers import AnalysisPool
+from spiders.state import SourceState
 from spiders.tracking import Tracker
 
 MAX_CHILD_SITEMAPS = 5
@@ -38,16 +40,16 @@ class SourcesSpider(scrapy.Spider):
 
     def __init__(self, config: Config | None = None, sources: str | list[str] | None = None,
                  archive: Archive | None = None, run_id: str | None = None,
-                 on_source_done: Callable[[SourceRun], None] | None = None, **kwargs: Any) -> None:
+                 on_source_done: Callable[[SourceRun], None] | None = None,
+                 pool: AnalysisPool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.selected = sources.split(",") if isinstance(sources, str) else sources
-        self.archive = archive
-        self.owns_archive = archive is None
+        self.archive, self.owns_archive = archive, archive is None
+        self.pool, self.owns_pool = pool, pool is None
         self.run_id = run_id or utc_now_iso()
-        self.runs: dict[str, SourceRun] = {}
-        self.fallbacks: dict[str, list[Route]] = {}
-        self.seen: dict[str, set[str]] = defaultdict(set)
+        self.states: dict[str, SourceState] = {}
+        self.runs: dict[str, SourceRun] = {}  # each crawled source's outcome, shared with the pipeline
         self.dead_hosts: dict[str, str] = {}
         self.tracker = Tracker(self._source_done)
         self.on_source_done = on_source_done
@@ -58,9 +60,12 @@ class SourcesSpider(scrapy.Spider):
         if spider.config is None:
             spider.config = load_config(Path(crawler.settings.get("VEILLE_CONFIG_DIR", "config")))
         if spider.archive is None:
-            spider.archive = Archive.open(spider.config.database_path())
-        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
-            crawler.signals.connect(spider._item_settled, signal=signal)
+            spider.archive = Archive.for_config(spider.config)
+        if spider.pool is None:
+            spider.pool = AnalysisPool(spider.config.settings.extract_workers)
+        crawler.signals.connect(spider._item_settled, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_settled, signal=signals.item_dropped)
+        crawler.signals.connect(spider._item_failed, signal=signals.item_error)
         return spider
 
     def chosen_sources(self) -> list[Source]:
@@ -73,104 +78,135 @@ class SourcesSpider(scrapy.Spider):
         sources = self.chosen_sources()
         self.archive.sync_sources(sources)
         for source in sources:
-            self.runs[source.name] = SourceRun(source.name, self.run_id, utc_now_iso())
-            self.fallbacks[source.name] = list(source.fallbacks)
+            run = SourceRun(source.name, self.run_id, utc_now_iso())
+            self.states[source.name] = SourceState(source, run, list(source.fallbacks))
+            self.runs[source.name] = run
+        for source in sources:
             for route in source.routes:
-                yield self._route_request(source, route, route.url)
+                for request in self._open_route(self.states[source.name], route):
+                    yield request
 
     # -- routes --------------------------------------------------------------------------------
 
-    def _route_request(self, source: Source, route: Route, url: str, page: int = 1,
-                       primary: bool = True) -> scrapy.Request:
+    def _open_route(self, state: SourceState, route: Route) -> Iterator[scrapy.Request]:
+        """The first request of a route, unless its server asked us to wait (then its fallback)."""
+        waiting = self.archive.retry_after_until(route.url)
+        if waiting and waiting > utc_now_iso():
+            yield from self._route_error(state, route, route.url,
+                                         f"skipped: the server asked us to wait until {waiting}", None)
+            return
+        yield self._route_request(state, route, route.url)
+
+    def _route_request(self, state: SourceState, route: Route, url: str, page: int = 1,
+                       depth: int = 0, primary: bool = True) -> scrapy.Request:
         headers = {}
         if route.kind != "listing":
             etag, modified = self.archive.validators(url)
             headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v}
-        meta = {"source": source.name, "route": route, "page": page, "primary": primary,
-                "handle_httpstatus_list": [304]}
+        state.first_visit(url)
+        meta = {"source": state.source.name, "route": route, "page": page, "depth": depth,
+                "primary": primary, "fetch_url": url, "handle_httpstatus_list": [304]}
         request = scrapy.Request(url, callback=self.parse_route, errback=self.route_failed,
                                  headers=headers, meta=meta, dont_filter=True, priority=10)
-        return self.tracker.track(source.name, request)
+        return self.tracker.track(state.source.name, request)
 
     def parse_route(self, response: Response) -> Iterator[scrapy.Request | ArticleItem]:
-        meta = response.meta
-        source, route = self.config.source(meta["source"]), meta["route"]
-        with self.tracker.settling(source.name):
-            yield from self._handle_route(response, source, route)
+        state = self.states[response.meta["source"]]
+        with self.tracker.settling(state.source.name):
+            yield from self._handle_route(response, state, response.meta["route"])
 
-    def _handle_route(self, response: Response, source: Source, route: Route) -> Iterator[Any]:
-        run, meta = self.runs[source.name], response.meta
+    def _handle_route(self, response: Response, state: SourceState, route: Route) -> Iterator[Any]:
+        run, meta = state.run, response.meta
+        fetch_url = meta["fetch_url"]  # validators are kept under the URL we ask for, not a redirect's
         if response.status == 304:
             run.not_modified += 1
             run.routes_ok += meta["primary"]
-            self.archive.record_fetch(response.url, source.name, route.kind, 304)
+            self.archive.record_fetch(fetch_url, state.source.name, route.kind, 304)
             return
         try:
             found = discover(route, response.body, response.url, _headers(response),
                              response.text if isinstance(response, TextResponse) else None,
                              self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000)
-        except FeedError as exc:
-            yield from self._route_error(source, route, response.url, str(exc), response.status)
+        except Exception as exc:  # FeedError, or a parser surprise: either way this route failed
+            message = str(exc) if exc.__class__.__module__.startswith("crawler") else (
+                f"could not read the {route.kind}: {exc!r}")
+            yield from self._route_error(state, route, fetch_url, message, response.status,
+                                         meta["primary"])
             return
-        self.archive.record_fetch(response.url, source.name, route.kind, response.status,
+        self.archive.record_fetch(fetch_url, state.source.name, route.kind, response.status,
                                   _header(response, "ETag"), _header(response, "Last-Modified"))
         run.routes_ok += meta["primary"]
-        children = sorted(found.children, key=lambda c: c.updated_at or "", reverse=True)
-        for child in children[:MAX_CHILD_SITEMAPS]:
-            yield self._route_request(source, route, child.url, primary=False)
-        if found.next_page and meta["page"] < route.pages:
-            yield self._route_request(source, route, found.next_page, meta["page"] + 1, primary=False)
-        yield from self._article_requests(source, route, found.entries)
+        yield from self._follow(state, route, found, meta)
+        yield from self._article_requests(state, route, found.entries)
 
-    def route_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
-        """Errback of route requests: record the error, then try the next fallback."""
+    def _follow(self, state: SourceState, route: Route, found: Any, meta: dict) -> Iterator[Any]:
+        """Child sitemaps of an index (one level, newest first) and the next listing page."""
+        if meta["depth"] == 0:
+            children = sorted(found.children, key=lambda c: c.updated_at or "", reverse=True)
+            fresh = [c for c in children if c.url not in state.visited]
+            for child in fresh[:MAX_CHILD_SITEMAPS]:
+                yield self._route_request(state, route, child.url, depth=1, primary=False)
+        if found.next_page and meta["page"] < route.pages and found.next_page not in state.visited:
+            yield self._route_request(state, route, found.next_page, meta["page"] + 1, primary=False)
+
+    async def route_failed(self, failure: Failure) -> AsyncIterator[scrapy.Request]:
+        """Errback of route requests: wait out a short Retry-After, else record and fall back."""
         request = failure.request
-        source, route = self.config.source(request.meta["source"]), request.meta["route"]
-        message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
-        status = getattr(getattr(failure.value, "response", None), "status", None)
-        if isinstance(failure.value, UNREACHABLE):
-            self.dead_hosts[domain(request.url)] = message
-        with self.tracker.settling(source.name):
-            yield from self._route_error(source, route, request.url, message, status,
-                                         request.meta.get("primary", True))
+        state, route = self.states[request.meta["source"]], request.meta["route"]
+        try:
+            wait = _retry_after(failure)
+            if wait is not None and wait <= self.settings.getfloat("VEILLE_RETRY_AFTER_MAX", 120) \
+                    and not request.meta.get("retried_after"):
+                await asyncio.sleep(wait)  # in the spider: no download slot is held meanwhile
+                retry = request.replace(dont_filter=True)
+                retry.meta["retried_after"] = True
+                yield self.tracker.track(state.source.name, retry)
+                return
+            if wait is not None:
+                self.archive.set_retry_after(request.meta["fetch_url"], state.source.name, route.kind, wait)
+            message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+            if isinstance(failure.value, UNREACHABLE):
+                self.dead_hosts[domain(request.url)] = message
+            status = getattr(getattr(failure.value, "response", None), "status", None)
+            for retry in self._route_error(state, route, request.meta["fetch_url"], message, status,
+                                           request.meta.get("primary", True)):
+                yield retry
+        finally:
+            self.tracker.settle(state.source.name)
 
-    def _route_error(self, source: Source, route: Route, url: str, message: str,
+    def _route_error(self, state: SourceState, route: Route, url: str, message: str,
                      status: int | None, primary: bool = True) -> Iterator[scrapy.Request]:
-        run = self.runs[source.name]
-        self.archive.record_fetch(url, source.name, route.kind, status, error=message)
-        self.logger.warning("%s: %s %s: %s", source.name, route.kind, url, message)
-        run.fail(f"{route.kind} {url}: {message}")
+        """Record a route's failure; for a primary route, start the next usable fallback."""
+        self.archive.record_fetch(url, state.source.name, route.kind, status, error=message)
+        self.logger.info("%s: %s %s: %s", state.source.name, route.kind, url, message)
+        state.run.fail(f"{route.kind} {url}: {message}")
         if not primary:
             return
-        run.routes_failed += 1
-        while self.fallbacks[source.name]:
-            fallback = self.fallbacks[source.name].pop(0)
+        state.run.routes_failed += 1
+        while (fallback := state.next_fallback()) is not None:
             dead = self.dead_hosts.get(domain(fallback.url))
             if dead:  # a host that failed DNS or refused us this run would only fail again
-                run.fail(f"{fallback.label()}: skipped, its host failed earlier in this run: {dead}")
+                state.run.fail(f"{fallback.label()}: skipped, its host failed earlier: {dead}")
                 continue
-            self.logger.info("%s: trying fallback %s", source.name, fallback.label())
-            yield self._route_request(source, fallback, fallback.url)
+            self.logger.info("%s: trying fallback %s", state.source.name, fallback.label())
+            yield self._route_request(state, fallback, fallback.url)
             return
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_requests(self, source: Source, route: Route,
+    def _article_requests(self, state: SourceState, route: Route,
                           entries: tuple[FeedEntry, ...]) -> Iterator[scrapy.Request]:
-        run, seen = self.runs[source.name], self.seen[source.name]
         limit = self.settings.getint("VEILLE_MAX_ARTICLES_PER_ROUTE", 200)
         for entry in newest_first(entries, limit):
-            run.found += 1
+            state.run.found += 1
             keys = identity_keys(entry.url, guid=entry.guid)
-            if seen.intersection(keys) or not self._needs_fetch(keys, entry):
-                run.duplicate += 1
-                seen.update(keys)
+            if not state.is_new(keys) or not self._needs_fetch(keys, entry):
+                state.run.duplicate += 1
                 continue
-            seen.update(keys)
-            request = scrapy.Request(entry.url, callback=self.parse_article,
-                                     errback=self.article_failed, dont_filter=True,
-                                     meta={"source": source.name, "route": route, "entry": entry})
-            yield self.tracker.track(source.name, request)
+            request = scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
+                                     dont_filter=True, meta={"source": state.source.name,
+                                                             "route": route, "entry": entry})
+            yield self.tracker.track(state.source.name, request)
 
     def _needs_fetch(self, keys: list[str], entry: FeedEntry) -> bool:
         known = self.archive.lookup(keys)
@@ -179,60 +215,65 @@ class SourcesSpider(scrapy.Spider):
         changed = entry.updated_at and known["source_updated"]
         return bool(changed and entry.updated_at > known["source_updated"])
 
-    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
-        """Extract one article page into an item (the pipeline stores it)."""
-        source = self.config.source(response.meta["source"])
-        entry: FeedEntry = response.meta["entry"]
+    async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
+        """Extract one article page into an item (in a worker process); the pipeline stores it."""
+        state = self.states[response.meta["source"]]
+        source, entry = state.source, response.meta["entry"]
         if not isinstance(response, TextResponse):
-            self.runs[source.name].fail(f"article {response.url}: not an HTML page")
-            self.tracker.settle(source.name)
+            self._page_failed(state, f"article {response.url}: not an HTML page")
             return
         rules = SiteRules(dict(source.extract), source.timezone, source.languages)
         try:
-            page = extract_article(response.text, response.url, rules, entry)
+            analysis = await self.pool.analyse(response.text, response.url, rules, entry)
         except Exception as exc:  # one broken page must not stop the source
             self.logger.exception("%s: extraction failed for %s", source.name, response.url)
-            self.runs[source.name].fail(f"article {response.url}: extraction failed: {exc}")
-            self.tracker.settle(source.name)
+            self._page_failed(state, f"article {response.url}: extraction failed: {exc!r}")
             return
-        canonical = page.canonical if page.canonical and domain(page.canonical) == domain(
-            response.url) else response.url
-        yield self._item(source, response.meta["route"], entry, canonical, response.url, page)
-
-    def _item(self, source: Source, route: Route, entry: FeedEntry, url: str, fetched: str,
-              page: Any) -> ArticleItem:
-        return ArticleItem(
-            source=source.name, url=url, fetched_url=fetched, link=entry.url, guid=entry.guid,
-            title=page.title, summary=page.summary, body=page.body, author=page.author,
-            language=page.language, published_at=page.published_at,
-            source_updated=entry.updated_at or page.modified_at, via=route.kind,
-            route_url=route.url, missing=list(page.missing))
+        page = analysis.page
+        route = response.meta["route"]
+        canonical = trusted_canonical(page.canonical, response.url, route.url)
+        yield ArticleItem(
+            source=source.name, url=canonical, fetched_url=response.url, link=entry.url,
+            guid=entry.guid, title=page.title, summary=page.summary, body=page.body,
+            author=page.author, language=page.language, published_at=page.published_at,
+            source_updated=entry.updated_at or page.modified_at, via=route.kind, route_url=route.url,
+            missing=list(page.missing), fingerprint=analysis.fingerprint)
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """Errback of article pages: keep the feed's full text when it has one, else record the error."""
         request = failure.request
-        source = self.config.source(request.meta["source"])
-        entry: FeedEntry = request.meta["entry"]
+        state, entry = self.states[request.meta["source"]], request.meta["entry"]
         message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
-        self.runs[source.name].fail(f"article {request.url}: {message}")
         if entry.content and len(entry.content) >= MIN_BODY:
-            yield ArticleItem(source=source.name, url=entry.url, link=entry.url, guid=entry.guid,
+            state.run.fail(f"article {request.url}: {message}; stored the feed's text instead")
+            route = request.meta["route"]
+            yield ArticleItem(source=state.source.name, url=entry.url, link=entry.url, guid=entry.guid,
                               title=entry.title, summary=entry.summary, body=entry.content,
-                              author=entry.author, language=entry.language or source.languages[0],
+                              author=entry.author, language=entry.language or state.source.languages[0],
                               published_at=entry.published_at, source_updated=entry.updated_at,
-                              via=f"{request.meta['route'].kind}-content",
-                              route_url=request.meta["route"].url)
+                              via=f"{route.kind}-content", route_url=route.url)
             return
-        self.tracker.settle(source.name)
+        self._page_failed(state, f"article {request.url}: {message}")
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
+    def _page_failed(self, state: SourceState, message: str) -> None:
+        state.run.pages_failed += 1
+        state.run.fail(message)
+        self.tracker.settle(state.source.name)
+
     def _item_settled(self, item: Any, **kwargs: Any) -> None:
         if isinstance(item, ArticleItem):
+            self.states[item.source].run.pages_ok += 1
             self.tracker.settle(item.source)
 
+    def _item_failed(self, item: Any, failure: Failure, **kwargs: Any) -> None:
+        if isinstance(item, ArticleItem):
+            self._page_failed(self.states[item.source],
+                              f"article {item.url}: not stored: {describe_failure(failure.value)}")
+
     def _source_done(self, name: str) -> None:
-        run = self.runs[name]
+        run = self.states[name].run
         if run.finished_at is None:
             run.finished_at = utc_now_iso()
             self.archive.record_run(run)
@@ -240,13 +281,22 @@ class SourcesSpider(scrapy.Spider):
                 self.on_source_done(run)
 
     def closed(self, reason: str) -> None:
-        for run in self.runs.values():
-            if run.finished_at is None:
+        for state in self.states.values():
+            if state.run.finished_at is None:
                 if reason != "finished":
-                    run.fail(f"crawl interrupted ({reason})")
-                self._source_done(run.source)
+                    state.run.fail(f"crawl interrupted ({reason})")
+                self._source_done(state.source.name)
         if self.owns_archive:
             self.archive.close()
+        if self.owns_pool:
+            self.pool.close()
+
+
+def _retry_after(failure: Failure) -> float | None:
+    """Seconds a 429/503 answer asked us to wait (set by RetryAfterMiddleware), or None."""
+    if isinstance(failure.value, HttpError):
+        return failure.value.response.meta.get("retry_after")
+    return None
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -257,6 +307,3 @@ def _header(response: Response, name: str) -> str | None:
 def _headers(response: Response) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v[0].decode("latin-1")
             for k, v in response.headers.items() if v}
-
-
-__all__ = ["SourcesSpider", "http_status_text"]

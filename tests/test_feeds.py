@@ -122,3 +122,44 @@ def test_gzip_bomb_is_refused() -> None:
 def test_unusable_sitemaps_say_why(body: bytes, message: str) -> None:
     with pytest.raises(FeedError, match=message):
         parse_sitemap(body, "https://x.ma/s.xml")
+
+
+def test_one_malformed_entry_does_not_cost_the_feed() -> None:
+    atom = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title>bad date</title><link href="https://x.ma/a-1"/><id>1</id><updated>0000-01-01T00:00:00Z</updated></entry>
+<entry><title>bad url</title><link href="http://[::1/x"/><id>2</id></entry>
+<entry><title>good</title><link href="https://x.ma/b-2"/><id>3</id><updated>2026-11-24T10:00:00Z</updated></entry>
+</feed>"""
+    entries = {e.title: e for e in parse_feed(atom, "https://x.ma/atom")}
+    assert entries["bad date"].updated_at is None
+    assert entries["good"].updated_at == "2026-11-24T10:00:00Z"
+
+
+def test_guids_shared_by_several_entries_are_dropped() -> None:
+    body = rss(ITEM.format(title="a", link="https://x.ma/a", guid="same", extra=""),
+               ITEM.format(title="b", link="https://x.ma/b", guid="same", extra=""),
+               ITEM.format(title="c", link="https://x.ma/c", guid="own", extra=""))
+    guids = [e.guid for e in parse_feed(body, "https://x.ma/feed")]
+    assert guids[:2] == [None, None] and guids[2].endswith("own")
+
+
+def test_google_news_items_point_at_the_publisher() -> None:
+    item = ('<item><title>Le Maroc lance sa stratégie IA - Hespress FR</title>'
+            '<link>https://news.google.com/rss/articles/CBMiabc?oc=5</link><guid>CBMiabc</guid>'
+            '<description>&lt;a href="https://fr.hespress.com/488518-strategie-ia.html" target="_blank"&gt;'
+            'Le Maroc lance sa stratégie IA&lt;/a&gt;</description>'
+            '<source url="https://fr.hespress.com">Hespress FR</source></item>')
+    [entry] = parse_feed(rss(item), "https://news.google.com/rss/search?q=site:fr.hespress.com")
+    assert entry.url == "https://fr.hespress.com/488518-strategie-ia.html"
+    assert entry.title == "Le Maroc lance sa stratégie IA" and entry.guid is None
+
+
+def test_entity_declaration_after_a_long_comment_is_refused() -> None:
+    padded = BOMB.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0"?><!--' + b" " * 100_000 + b"-->")
+    with pytest.raises(UnsafeXMLError):
+        parse_feed(padded, "https://x.ma/feed")
+
+
+def test_one_malformed_sitemap_entry_is_skipped() -> None:
+    body = NEWS_SITEMAP.replace(b"</urlset>", b"<url><loc>http://[::1/x</loc></url></urlset>")
+    assert len(parse_sitemap(body, "https://x.ma/s.xml").entries) == 1

@@ -95,3 +95,35 @@ def test_fetch_validators_round_trip(archive: Archive) -> None:
     assert archive.validators("https://x.ma/feed") == ('"abc"', "Tue, 24 Nov 2026 10:00:00 GMT")
     row = archive.db["routes"].get("https://x.ma/feed")
     assert (row["fetches"], row["not_modified"]) == (2, 1)
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_what_was_stored(archive: Archive) -> None:
+    from crawler.exceptions import StorageError
+    from crawler.pipelines import ArchivePipeline
+    from crawler.runs import SourceRun
+
+    pipeline = ArchivePipeline(archive, {"s": SourceRun("s", "r", "t")})
+    pipeline.process_item(item("https://x.ma/a-11111", LONG[0]["content"]))
+    pages = archive.db.execute("PRAGMA page_count").fetchone()[0]
+    archive.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is now full
+    with pytest.raises(StorageError, match=r"a\.db: cannot store https://x\.ma/b-22222: database or disk is full "
+                                           r"\(hint: check free disk space"):
+        pipeline.process_item(item("https://x.ma/b-22222", LONG[1]["content"] * 20))
+    assert [r["url"] for r in archive.db["articles"].rows] == ["https://x.ma/a-11111"]
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+    import time
+
+    Archive.open(tmp_path / "w.db").close()
+    blocker = sqlite3.connect(tmp_path / "w.db", check_same_thread=False, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another crawl is writing
+    release = threading.Timer(0.3, lambda: blocker.execute("COMMIT"))
+    second = Archive.open(tmp_path / "w.db")
+    started = time.monotonic()
+    release.start()
+    result = second.store(build_record(item("https://x.ma/c-33333", LONG[2]["content"])))
+    release.join()
+    assert result.outcome == "new" and time.monotonic() - started >= 0.25

@@ -47,6 +47,11 @@ def test_clean_url_keeps_scheme_and_drops_tracking() -> None:
     ("https://www.moroccoworldnews.com/2026/03/123456/slug/", "moroccoworldnews.com:123456"),
     ("https://www.h24info.ma/maroc/une-belle-histoire/", None),
     ("https://medias24.com/2025/07/29/slug/", None),
+    # Numbers that are not post ids must not merge articles.
+    ("https://2m.ma/ar/news/slug-20191215/", None),
+    ("https://www.h24info.ma/maroc/loi-de-finances-100000/", None),
+    ("https://www.yabiladi.com/articles/details/123457/maroc-300000.html", "yabiladi.com:123457"),
+    ("https://www.hespress.com/tag/2026-100000", None),
 ])
 def test_post_id(url: str, expected: str | None) -> None:
     assert post_id(url) == expected
@@ -56,3 +61,9 @@ def test_guid_and_link_share_the_post_id_key() -> None:
     by_link = identity_keys(ENCODED)
     by_guid = identity_keys(guid="https://www.hespress.com/?p=1701642")
     assert set(by_link) & set(by_guid) == {"post:hespress.com:1701642"}
+
+
+def test_bare_guids_are_scoped_to_their_site() -> None:
+    a = identity_keys("https://a.ma/x", guid="12345")
+    b = identity_keys("https://b.ma/y", guid="12345")
+    assert "guid:a.ma:12345" in a and not set(a) & set(b)

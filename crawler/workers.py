@@ -1,0 +1,66 @@
+"""Article analysis (extraction and fingerprint) off the reactor, in worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+
+from crawler.extract import Extracted, SiteRules, extract_article
+from crawler.feeds import FeedEntry
+from crawler.fingerprint import fingerprint_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a worker returns for one article page."""
+
+    page: Extracted
+    fingerprint: bytes
+
+
+def analyse_page(html: str, url: str, rules: SiteRules, hints: FeedEntry | None,
+                 now: datetime | None = None) -> Analysis:
+    """Extract an article page and fingerprint its text (pure; runs in a worker process)."""
+    page = extract_article(html, url, rules, hints, now)
+    return Analysis(page, fingerprint_text(page.title, page.summary, page.body))
+
+
+class AnalysisPool:
+    """A pool of worker processes for analyse_page; with 0 workers everything runs inline."""
+
+    def __init__(self, workers: int, timeout: float = 120) -> None:
+        self.workers = workers
+        self.timeout = timeout
+        self.executor: ProcessPoolExecutor | None = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor | None:
+        if self.workers <= 0:
+            return None
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe.
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
+        """Analyse a page in a worker; inline if the pool broke (a worker crashed) and was replaced."""
+        if self.executor is None:
+            return analyse_page(html, url, rules, hints)
+        future = self.executor.submit(analyse_page, html, url, rules, hints)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except BrokenProcessPool:
+            logger.error("an extraction worker died on %s; restarting the pool", url)
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._new_executor()
+            return analyse_page(html, url, rules, hints)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None

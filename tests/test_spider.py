@@ -1,0 +1,122 @@
+"""Spider callbacks called directly on built responses (no network): routes, fallbacks, loops."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse, Response, XmlResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+from crawler.config import load_config
+from crawler.storage import Archive
+from crawler.workers import AnalysisPool
+from spiders.sources import SourcesSpider
+
+SOURCES = """sources:
+  - name: site
+    languages: [fr]
+    sitemaps: ["https://site.ma/index.xml"]
+    fallbacks:
+      - feed: "https://site.ma/feed"
+"""
+INDEX = b"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>https://site.ma/index.xml</loc></sitemap><sitemap><loc>https://site.ma/s1.xml</loc></sitemap>
+</sitemapindex>"""
+
+
+@pytest.fixture
+def spider(tmp_path: Path) -> SourcesSpider:
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    config = load_config(tmp_path)
+    archive = Archive.open(tmp_path / "x.db")
+    crawler = get_crawler(SourcesSpider, {"VEILLE_RETRY_AFTER_MAX": 5, "DOWNLOAD_TIMEOUT": 3})
+    spider = SourcesSpider.from_crawler(crawler, config=config, archive=archive, pool=AnalysisPool(0))
+    crawler.spider = spider
+    asyncio.run(_drain(spider.start()))
+    yield spider
+    archive.close()
+
+
+async def _drain(agen) -> list:  # noqa: ANN001
+    return [x async for x in agen]
+
+
+def route_response(spider: SourcesSpider, url: str, body: bytes, status: int = 200,
+                   fetch_url: str | None = None, depth: int = 0, cls: type = XmlResponse) -> Response:
+    state = spider.states["site"]
+    route = state.source.routes[0]
+    request = Request(fetch_url or url, meta={"source": "site", "route": route, "page": 1, "depth": depth,
+                                              "primary": True, "fetch_url": fetch_url or url})
+    return cls(url=url, body=body, status=status, request=request,
+               headers={"ETag": '"v1"', "Content-Type": "application/xml"})
+
+
+def test_a_sitemap_index_listing_itself_is_not_followed_again(spider: SourcesSpider) -> None:
+    out = list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
+    assert [r.url for r in out] == ["https://site.ma/s1.xml"]
+    child = route_response(spider, "https://site.ma/s1.xml", INDEX, depth=1)
+    assert list(spider.parse_route(child)) == []  # depth 1: no grandchildren, and no loop
+
+
+def test_validators_are_kept_under_the_url_asked_for(spider: SourcesSpider) -> None:
+    redirected = route_response(spider, "https://site.ma/index.xml/", INDEX, fetch_url="https://site.ma/index.xml")
+    list(spider.parse_route(redirected))
+    assert spider.archive.validators("https://site.ma/index.xml") == ('"v1"', None)
+
+
+def test_an_unexpected_parser_error_fails_the_route_and_starts_the_fallback(
+        spider: SourcesSpider, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("spiders.sources.discover", lambda *a, **k: 1 / 0)
+    out = list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
+    assert [r.url for r in out] == ["https://site.ma/feed"]
+    assert "could not read the sitemap: ZeroDivisionError" in spider.runs["site"].messages[0]
+
+
+def failure_for(spider: SourcesSpider, status: int, retry_after: float | None) -> Failure:
+    response = route_response(spider, "https://site.ma/index.xml", b"", status=status)
+    if retry_after is not None:
+        response.meta["retry_after"] = retry_after
+    failure = Failure(HttpError(response, "Ignoring non-200 response"))
+    failure.request = response.request
+    return failure
+
+
+def test_a_short_retry_after_is_waited_out_then_retried_once(spider: SourcesSpider) -> None:
+    out = asyncio.run(_drain(spider.route_failed(failure_for(spider, 503, 0.01))))
+    assert [(r.url, r.meta["retried_after"]) for r in out] == [("https://site.ma/index.xml", True)]
+    assert spider.runs["site"].errors == 0
+
+
+def test_a_long_retry_after_leaves_the_route_alone_until_then(spider: SourcesSpider) -> None:
+    out = asyncio.run(_drain(spider.route_failed(failure_for(spider, 429, 3600))))
+    assert [r.url for r in out] == ["https://site.ma/feed"]  # the fallback
+    assert "HTTP 429 Too Many Requests" in spider.runs["site"].messages[0]
+    assert spider.archive.retry_after_until("https://site.ma/index.xml") > "2000"
+    state = spider.states["site"]
+    skipped = list(spider._open_route(state, state.source.routes[0]))
+    assert "skipped: the server asked us to wait until" in spider.runs["site"].messages[-1]
+    assert skipped == []  # the only fallback is already used
+
+
+def test_a_canonical_pointing_at_the_home_page_is_not_trusted(spider: SourcesSpider) -> None:
+    page = ('<html><head><link rel="canonical" href="https://site.ma/"><title>T</title></head>'
+            '<body><h1>Un titre</h1><p>' + "Un long paragraphe de texte. " * 20 + "</p></body></html>")
+    entry = __import__("crawler.feeds", fromlist=["FeedEntry"]).FeedEntry(url="https://site.ma/a-1")
+    request = Request("https://site.ma/a-1", meta={"source": "site", "entry": entry,
+                                                   "route": spider.states["site"].source.routes[0]})
+    response = HtmlResponse("https://site.ma/a-1", body=page.encode(), encoding="utf-8", request=request)
+    [item] = asyncio.run(_drain(spider.parse_article(response)))
+    assert item.url == "https://site.ma/a-1" and item.title == "Un titre"
+
+
+def test_a_source_whose_pages_all_fail_has_failed(spider: SourcesSpider) -> None:
+    run = spider.runs["site"]
+    run.routes_ok, run.pages_failed = 1, 3
+    assert run.status == "failed"
+    run.pages_ok = 1
+    assert run.status == "partial"
