@@ -19,15 +19,14 @@ __all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "min
 PERMUTATIONS = 128
 MIN_FINGERPRINT_TEXT = 200  # characters; shorter texts would link unrelated briefs
 BANDS = 32  # 32 bands of 4 rows: a pair at similarity 0.5 shares a band 87% of the time, 0.7: 99.98%
-_PRIME = np.uint64(4294967291)  # the largest prime below 2**32
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads the word hashes
 
 
 def _coefficients() -> tuple[np.ndarray, np.ndarray]:
     # Derived from a hash, not a random generator, so fingerprints never change between versions.
-    raw = hashlib.shake_256(b"veille-minhash-v1").digest(PERMUTATIONS * 8)
-    values = np.frombuffer(raw, dtype="<u4").astype(np.uint64).reshape(2, PERMUTATIONS)
-    return values[0] % np.uint64(1 << 31) | np.uint64(1), values[1] % np.uint64(1 << 31)
+    raw = hashlib.shake_256(b"veille-minhash-v2").digest(PERMUTATIONS * 16)
+    values = np.frombuffer(raw, dtype="<u8").reshape(2, PERMUTATIONS)
+    return values[0] | np.uint64(1), values[1]  # multipliers must be odd
 
 
 _A, _B = _coefficients()
@@ -52,8 +51,8 @@ def minhash(text: str) -> bytes:
     values = shingle_hashes(text)
     if not values.size:
         return b""
-    # (a*x + b) mod p stays below 2**63 for a, b < 2**31 and x < 2**32: no overflow.
-    hashed = (np.outer(values, _A) + _B) % _PRIME
+    # Multiply-shift hashing, (a*x + b mod 2**64) >> 32: 2-universal, and no slow modulo.
+    hashed = (values[:, None] * _A + _B) >> np.uint64(32)
     return hashed.min(axis=0).astype("<u4").tobytes()
 
 

@@ -14,6 +14,7 @@ from crawler.exceptions import StorageError
 from crawler.items import ArticleItem
 from crawler.runs import SourceRun
 from crawler.storage import Archive
+from crawler.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -21,24 +22,29 @@ logger = logging.getLogger(__name__)
 class ArchivePipeline:
     """Store articles once: new ones are inserted, changed ones updated, known ones dropped."""
 
-    def __init__(self, archive: Archive, runs: dict[str, SourceRun], stats: object | None = None) -> None:
-        self.archive = archive
+    def __init__(self, writer: BatchWriter, runs: dict[str, SourceRun], stats: object | None = None,
+                 path: str = "") -> None:
+        self.writer = writer
         self.runs = runs
         self.stats = stats
+        self.path = path
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         spider = crawler.spider
-        return cls(spider.archive, spider.runs, crawler.stats)
+        path, settings = spider.archive.path, spider.config.settings
+        writer = BatchWriter(lambda: Archive.open(path, story_similarity=settings.story_similarity,
+                                                  story_window_days=settings.story_window_days))
+        return cls(writer, spider.runs, crawler.stats, str(path))
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
         adapter = ItemAdapter(item)
         if not (adapter.get("title") or adapter.get("body")):
             raise DropItem(f"{item.url}: no title and no text could be extracted")
         try:
-            result = self.archive.store(build_record(item))
+            result = await self.writer.store(build_record(item))
         except sqlite3.Error as exc:
-            raise StorageError(f"{self.archive.path}: cannot store {item.url}: {exc} "
+            raise StorageError(f"{self.path}: cannot store {item.url}: {exc} "
                                "(hint: check free disk space and file permissions)") from exc
         run = self.runs.get(item.source)
         if run is not None:
@@ -50,3 +56,7 @@ class ArchivePipeline:
                            log_level="DEBUG")
         logger.debug("%s article %s: %s", result.outcome, result.article_id, item.url)
         return item
+
+    async def close_spider(self) -> None:
+        """Write the last batch and close the writer's connection."""
+        await self.writer.close()

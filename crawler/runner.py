@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
 from scrapy.settings import Settings as ScrapySettings
 
 from crawler.config import Config
@@ -12,6 +12,7 @@ from crawler.dates import utc_now_iso
 from crawler.runs import SourceRun
 from crawler.settings import scrapy_settings
 from crawler.storage import Archive
+from crawler.workers import AnalysisPool
 from spiders.sources import SourcesSpider
 
 
@@ -46,3 +47,14 @@ def crawl_once(config: Config, names: list[str] | None = None,
         return list(spider.runs.values()) if spider is not None else []
     finally:
         archive.close()
+
+
+async def crawl_sources(runner: AsyncCrawlerRunner, config: Config, archive: Archive,
+                        pool: AnalysisPool, names: list[str] | None = None,
+                        on_source_done: Callable[[SourceRun], None] | None = None) -> list[SourceRun]:
+    """One crawl cycle on a reactor that is already running, reusing the archive and worker pool
+    across cycles (how a long-lived process crawls); returns each source's outcome."""
+    crawler = runner.create_crawler(SourcesSpider)
+    await runner.crawl(crawler, config=config, sources=names, archive=archive, pool=pool,
+                       run_id=utc_now_iso(), on_source_done=on_source_done)
+    return list(crawler.spider.runs.values()) if crawler.spider is not None else []

@@ -16,6 +16,8 @@ ROBOTSTXT_OBEY = True
 USER_AGENT = f"Veille/{__version__} (+https://github.com/veille-maroc/veille)"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
+# Scrapy starts this many tasks for every callback's output; an article page yields one item.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 1.5
 RANDOMIZE_DOWNLOAD_DELAY = True
 DOWNLOAD_TIMEOUT = 30

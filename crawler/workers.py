@@ -38,7 +38,8 @@ class AnalysisPool:
     def __init__(self, workers: int, timeout: float = 120) -> None:
         self.workers = workers
         self.timeout = timeout
-        self.executor: ProcessPoolExecutor | None = self._new_executor()
+        self.executor: ProcessPoolExecutor | None = None  # started on first use: a cycle with
+        # nothing new never pays for starting a process
 
     def _new_executor(self) -> ProcessPoolExecutor | None:
         if self.workers <= 0:
@@ -48,6 +49,8 @@ class AnalysisPool:
 
     async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
         """Analyse a page in a worker; inline if the pool broke (a worker crashed) and was replaced."""
+        if self.executor is None:
+            self.executor = self._new_executor()
         if self.executor is None:
             return analyse_page(html, url, rules, hints)
         future = self.executor.submit(analyse_page, html, url, rules, hints)

@@ -36,6 +36,7 @@ FAULTS = {
     "fault-xxe": "declares XML entities",
     "fault-robots": "forbidden by robots.txt",
 }
+SCRAPY = Path(sys.executable).parent / "scrapy"
 NEW_PAGE = "/%d8%ae%d8%a8%d8%b1-%d8%ac%d8%af%d9%8a%d8%af-1709999.html"
 
 
@@ -207,6 +208,25 @@ def test_search_folds_arabic_diacritics_and_french_accents(db: Database) -> None
     assert search(db, "الذكاء الإصطناعي", language="ar")
     assert search(db, "migration irreguliere", language="fr")
     assert search(db, "MIGRATION IRRÉGULIÈRE", source="wire")
+
+
+def test_requests_name_veille_and_its_contact(crawls: dict[str, Crawl]) -> None:
+    agents = {r.headers.get("User-Agent") for r in crawls["first"].requests["wp-ar"]}
+    assert agents == {"Veille/0.1.0 (+https://github.com/veille-maroc/veille)"}
+
+
+def test_scrapy_crawl_works_from_the_repository_root(setup: tuple[Path, Path], web: MiniWeb,
+                                                     crawls: dict[str, Crawl]) -> None:
+    config, db = setup
+    env = dict(os.environ, VEILLE_CONFIG=str(config), VEILLE_DB=str(db))
+    listed = subprocess.run([str(SCRAPY), "list"], capture_output=True, text=True, env=env, check=False,
+                            cwd=Path(__file__).parent.parent)
+    assert listed.stdout.split() == ["veille"]
+    crawled = subprocess.run([str(SCRAPY), "crawl", "veille", "-a", "sources=wire"], capture_output=True,
+                             text=True, env=env, check=False, cwd=Path(__file__).parent.parent, timeout=120)
+    assert crawled.returncode == 0, crawled.stderr[-2000:]
+    assert "'veille/articles/duplicate'" not in crawled.stderr  # nothing stored twice
+    assert Database(db).execute("SELECT COUNT(*) FROM crawl_runs WHERE source = 'wire'").fetchone()[0] == 3  # two veille crawls, this one
 
 
 def test_sources_and_search_commands(setup: tuple[Path, Path], crawls: dict[str, Crawl]) -> None:

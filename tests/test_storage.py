@@ -98,17 +98,31 @@ def test_fetch_validators_round_trip(archive: Archive) -> None:
 
 
 def test_a_full_disk_is_a_clear_error_and_keeps_what_was_stored(archive: Archive) -> None:
+    import asyncio
+
     from crawler.exceptions import StorageError
     from crawler.pipelines import ArchivePipeline
     from crawler.runs import SourceRun
+    from crawler.writer import BatchWriter
 
-    pipeline = ArchivePipeline(archive, {"s": SourceRun("s", "r", "t")})
-    pipeline.process_item(item("https://x.ma/a-11111", LONG[0]["content"]))
-    pages = archive.db.execute("PRAGMA page_count").fetchone()[0]
-    archive.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is now full
-    with pytest.raises(StorageError, match=r"a\.db: cannot store https://x\.ma/b-22222: database or disk is full "
-                                           r"\(hint: check free disk space"):
-        pipeline.process_item(item("https://x.ma/b-22222", LONG[1]["content"] * 20))
+    archive.store(build_record(item("https://x.ma/a-11111", LONG[0]["content"])))
+
+    def full_disk() -> Archive:
+        writer_archive = Archive.open(archive.path)
+        pages = writer_archive.db.execute("PRAGMA page_count").fetchone()[0]
+        writer_archive.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is now full
+        return writer_archive
+
+    async def scenario() -> None:
+        pipeline = ArchivePipeline(BatchWriter(full_disk), {"s": SourceRun("s", "r", "t")}, path=str(archive.path))
+        try:
+            with pytest.raises(StorageError, match=r"a\.db: cannot store https://x\.ma/b-22222: database or disk "
+                                                   r"is full \(hint: check free disk space"):
+                await pipeline.process_item(item("https://x.ma/b-22222", LONG[1]["content"] * 20))
+        finally:
+            await pipeline.close_spider()
+
+    asyncio.run(scenario())
     assert [r["url"] for r in archive.db["articles"].rows] == ["https://x.ma/a-11111"]
 
 
