@@ -25,3 +25,11 @@ class UnsafeXMLError(FeedError):
 
 class StorageError(VeilleError):
     """Raised by the archive when the database cannot be opened or written."""
+
+
+class QueryError(VeilleError):
+    """Raised by the topic query parser for a malformed `query:` (with the 1-based column)."""
+
+    def __init__(self, message: str, column: int) -> None:
+        self.column = column
+        super().__init__(f"{message} at column {column}")
