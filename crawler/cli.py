@@ -8,31 +8,14 @@ from datetime import timedelta
 import click
 
 from crawler import __version__
-from crawler.config import Config, config_dir, load_config
-from crawler.dates import format_utc, parse_date, utc_now
-from crawler.exceptions import ConfigError, VeilleError
+from crawler.clitools import CommandError, load, open_archive, parse_since
+from crawler.config import config_dir
+from crawler.dates import format_utc, utc_now
+from crawler.exceptions import VeilleError
 from crawler.reports import source_health
 from crawler.runs import SourceRun
-from crawler.schedules import parse_duration
 from crawler.search import search
-from crawler.storage import Archive
 from crawler.tables import format_table, shorten
-
-
-class CommandError(click.ClickException):
-    """A domain error shown as plain lines on stderr, without a traceback."""
-
-    def show(self, file: object | None = None) -> None:
-        for line in self.message.splitlines():
-            click.echo(f"error: {line}", err=True)
-
-
-def load(ctx: click.Context) -> Config:
-    """The validated config of the --config directory, or a clean exit listing every problem."""
-    try:
-        return load_config(ctx.obj["config_dir"])
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from exc
 
 
 @click.group()
@@ -66,8 +49,13 @@ def check(ctx: click.Context) -> None:
             langs[lang] = langs.get(lang, 0) + 1
     spread = ", ".join(f"{n} {lang}" for lang, n in sorted(langs.items()))
     enabled = sum(s.enabled for s in config.sources)
+    topics = len(config.topics.enabled())
     click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled; {spread}); "
-               f"database {config.database_path()}")
+               f"{topics} topics; database {config.database_path()}")
+    from alerts.topics import lint_topics
+
+    for warning in lint_topics(config.topics, {s.name: s.languages for s in config.sources}):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()
@@ -157,7 +145,7 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
     """
     config = load(ctx)
     archive = open_archive(config)
-    hits = search(archive.db, query, language=lang, source=source, since=_since(since), limit=limit)
+    hits = search(archive.db, query, language=lang, source=source, since=parse_since(since), limit=limit)
     archive.close()
     if not hits:
         click.echo("no article found", err=True)
@@ -167,26 +155,14 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
                    f"  {shorten(hit.title, 100)}\n  {hit.url}\n  {shorten(hit.snippet, 160)}")
 
 
-def _since(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        return format_utc(utc_now() - timedelta(seconds=parse_duration(value)))
-    except ValueError:
-        found = parse_date(value, tz="UTC")
-        if found is None:
-            raise CommandError(f"--since {value!r}: not a date or a duration "
-                               "(hint: 7d, 12h or 2026-11-01)") from None
-        return format_utc(found)
+def _register_alert_commands() -> None:
+    from alerts.cli import backtest, try_command
+
+    main.add_command(try_command)
+    main.add_command(backtest)
 
 
-def open_archive(config: Config) -> Archive:
-    """The config's archive, or a clean exit saying why it cannot be opened."""
-    try:
-        return Archive.for_config(config)
-    except VeilleError as exc:
-        raise CommandError(str(exc)) from exc
-
+_register_alert_commands()
 
 if __name__ == "__main__":
     main()

@@ -1,22 +1,21 @@
-"""Load and validate the config directory (settings.yaml, sources.yaml) into frozen, typed objects."""
+"""Load and validate the config directory (settings, sources, keywords) into frozen, typed objects."""
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alerts.topics import Topics, load_topics
 from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_schedule
 from crawler.selectors import selector_error
 from crawler.settings_spec import Settings, validate_settings
-from crawler.yamlconf import KeyPath, Problems, load_yaml
+from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_yaml
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-LANGUAGES = ("fr", "ar", "en", "es", "amz")
 SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
                "fallbacks", "schedule", "timezone", "extract", "enabled", "notes")
 LISTING_KEYS = ("url", "links", "next", "pages")
@@ -67,6 +66,7 @@ class Config:
     directory: Path
     settings: Settings
     sources: tuple[Source, ...]
+    topics: Topics = field(default_factory=lambda: Topics(Path("keywords.yaml")))
 
     def source(self, name: str) -> Source:
         """The source called `name`; KeyError if unknown."""
@@ -105,9 +105,15 @@ def load_config(directory: Path) -> Config:
     except ConfigError as exc:
         messages += exc.problems
         sources = ()
+    topics = Topics(directory / "keywords.yaml")
+    try:
+        if topics.path.exists():
+            topics = load_topics(topics.path, {s.name for s in sources} if sources else None)
+    except ConfigError as exc:
+        messages += exc.problems
     if messages:
         raise ConfigError(messages)
-    return Config(directory, settings, sources)
+    return Config(directory, settings, sources, topics)
 
 
 def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:

@@ -154,14 +154,18 @@ def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
 
 
 def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
-    decoded, src = _unescape_with_offsets(text)
-    pieces: list[str] = []
-    where: list[int] = []
-    for ch, pos in zip(decoded, src, strict=True):
-        folded = _TABLE[ord(ch)]
-        pieces.append(folded)
-        where.extend([pos] * len(folded))
-    composed, where = _nfc_with_offsets("".join(pieces), where)
+    if "&" in text:
+        decoded, src = _unescape_with_offsets(text)
+    else:
+        decoded, src = text, range(len(text))
+    table = _TABLE
+    pieces = [table[ord(ch)] for ch in decoded]
+    folded = "".join(pieces)
+    if len(folded) == len(decoded):
+        where = list(src) if all(pieces) else [p for p, piece in zip(src, pieces, strict=True) for _ in piece]
+    else:
+        where = [p for p, piece in zip(src, pieces, strict=True) for _ in piece]
+    composed, where = _nfc_with_offsets(folded, where)
     return _collapse_with_offsets(composed, where, len(text))
 
 
@@ -210,14 +214,8 @@ def _nfc_with_offsets(folded: str, where: list[int]) -> tuple[str, list[int]]:
 
 
 def _collapse_with_offsets(folded: str, where: list[int], size: int) -> tuple[str, list[int]]:
-    chars: list[str] = []
-    out: list[int] = []
-    for ch, pos in zip(folded, where, strict=True):
-        if ch == " " and (not chars or chars[-1] == " "):
-            continue
-        chars.append(ch)
-        out.append(pos)
-    if chars and chars[-1] == " ":
-        chars.pop()
-        out.pop()
-    return "".join(chars), out + [size]
+    # Keep a space only after a non-space, then drop a trailing one: as _SPACES_RE and strip do.
+    keep = [i for i, ch in enumerate(folded) if ch != " " or (i and folded[i - 1] != " ")]
+    if keep and folded[keep[-1]] == " ":
+        keep.pop()
+    return "".join([folded[i] for i in keep]), [where[i] for i in keep] + [size]

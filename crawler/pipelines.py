@@ -9,6 +9,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from alerts.matcher import Matcher
 from crawler.articles import build_record
 from crawler.exceptions import StorageError
 from crawler.items import ArticleItem
@@ -34,7 +35,8 @@ class ArchivePipeline:
         spider = crawler.spider
         path, settings = spider.archive.path, spider.config.settings
         writer = BatchWriter(lambda: Archive.open(path, story_similarity=settings.story_similarity,
-                                                  story_window_days=settings.story_window_days))
+                                                  story_window_days=settings.story_window_days),
+                             matcher=Matcher(spider.config.topics.enabled()))
         return cls(writer, spider.runs, crawler.stats, str(path))
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:

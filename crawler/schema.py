@@ -64,6 +64,18 @@ def m001_archive(db: Database) -> None:
             title, body, tokenize = 'unicode61 remove_diacritics 2')""")
 
 
+@migrations()
+def m002_matches(db: Database) -> None:
+    """Which topics each article matched, by which terms, where."""
+    db.execute("""
+        CREATE TABLE matches (
+            article_id INTEGER NOT NULL REFERENCES articles(id), topic TEXT NOT NULL,
+            terms TEXT NOT NULL, fields TEXT NOT NULL, spans TEXT NOT NULL,
+            article_version INTEGER NOT NULL, matched_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic))""")
+    db.execute("CREATE INDEX matches_topic ON matches(topic, matched_at)")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from alerts.matcher import Article, match_row
 from crawler.dates import format_utc, utc_now, utc_now_iso
 from crawler.exceptions import StorageError
 from crawler.fingerprint import lsh_bands, similarity
@@ -20,6 +21,7 @@ from crawler.runs import SourceRun
 from crawler.schema import migrate
 
 if TYPE_CHECKING:
+    from alerts.matcher import Matcher
     from crawler.config import Config
 
 
@@ -127,14 +129,19 @@ class Archive:
             raise result
         return result
 
-    def store_many(self, articles: list[StoredArticle]) -> list[StoreResult | Exception]:
-        """Store several articles in one transaction; one that fails is rolled back alone."""
+    def store_many(self, articles: list[StoredArticle],
+                   matcher: Matcher | None = None) -> list[StoreResult | Exception]:
+        """Store several articles in one transaction, matching new and changed ones against the
+        topics; one article that fails is rolled back alone."""
         results: list[StoreResult | Exception] = []
         with self.write():
             for article in articles:
                 try:
                     with self.db.atomic():  # a savepoint per article
-                        results.append(self._store_one(article))
+                        result = self._store_one(article)
+                        if matcher is not None and result.outcome != "duplicate":
+                            self._save_matches(result.article_id, matcher)
+                        results.append(result)
                 except sqlite3.Error as exc:
                     if not self.db.conn.in_transaction:
                         raise  # SQLite dropped the whole transaction (disk full): the batch failed
@@ -205,6 +212,18 @@ class Archive:
         self.db["articles"].update(article_id, changes)
         self._index(article_id, self.db["articles"].get(article_id))
         return StoreResult("updated", article_id, old["story_id"])
+
+    def _save_matches(self, article_id: int, matcher: Matcher) -> None:
+        row = self.db.conn.execute(
+            "SELECT title, summary, body, language, source, version FROM articles WHERE id = ?",
+            [article_id]).fetchone()
+        found = matcher.match(Article(row[0] or "", row[1] or "", row[2] or "", row[3], row[4]))
+        self.db.conn.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
+        now = utc_now_iso()
+        for match in found:
+            self.db.conn.execute(
+                "INSERT INTO matches (article_id, topic, terms, fields, spans, article_version, "
+                "matched_at) VALUES (?, ?, ?, ?, ?, ?, ?)", [article_id, *match_row(match), row[5], now])
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",

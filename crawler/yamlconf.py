@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ import yaml
 from crawler.exceptions import ConfigError
 
 KeyPath = tuple[str | int, ...]
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # names of sources, topics and watchers
+LANGUAGES = ("fr", "ar", "en", "es", "amz")
 
 
 def _line_map(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:

@@ -1,0 +1,367 @@
+"""Matching topics against articles: one Aho-Corasick pass per field over normalised text.
+
+The scanned text is the normalised field with every non-word character turned into a space (one for
+one, so positions do not move), framed by spaces. Each term is compiled as " term " (" term" for a
+prefix), and an Arabic term also with each clitic prefix it may carry (و ف ب ك ل, ال, and لل for a
+term that starts with ال), so every hit of the automaton already stands on word boundaries. A second
+automaton of the bare terms finds near misses ("IA" inside "média") when an admin asks why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from alerts.query import Hit, TermRef, evaluate
+from alerts.topics import FIELDS, Term, Topic
+from crawler.normalize import WORD_RE, normalize, normalize_with_offsets, original_span
+
+ARABIC_LETTERS = range(0x0621, 0x064B)
+# Proclitics an Arabic word may carry: conjunction, then preposition, then the article.
+CLITICS = tuple(c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")
+                if not (p == "ل" and a == "ال"))  # ل + ال is written لل, handled below
+CLITICS_BEFORE_AL = tuple(c + p for c in ("", "و", "ف") for p in ("", "ب", "ك"))
+CLITICS_BEFORE_LL = ("", "و", "ف")
+NON_WORD = re.compile(r"[\W_]")
+DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+@dataclass(frozen=True)
+class Article:
+    """What the matcher reads of an article."""
+
+    title: str = ""
+    summary: str = ""
+    body: str = ""
+    language: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """A term found in a field: its span in the original text, and its word positions."""
+
+    term: Term
+    field: str
+    start: int
+    end: int
+    text: str
+    first_word: int
+    last_word: int
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A term's letters found where the rules refuse them, and why."""
+
+    term: Term
+    field: str
+    text: str
+    reason: str
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """A topic that matched, with the hits of its positive terms."""
+
+    topic: str
+    hits: tuple[TermHit, ...]
+
+
+@dataclass
+class Explanation:
+    """Everything `veille try` shows: matches, near misses, and why other topics did not match."""
+
+    matches: list[TopicMatch] = field(default_factory=list)
+    near_misses: list[NearMiss] = field(default_factory=list)
+    not_matched: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _FieldText:
+    text: str
+    norm: str
+    offsets: list[int] | None = None
+    word_starts: list[int] | None = None
+
+
+# A raw hit: (field, start, end) in the field's normalised text.
+RawHit = tuple[str, int, int]
+
+
+class Matcher:
+    """Compiled topics: one automaton over every term of every enabled topic."""
+
+    def __init__(self, topics: Iterable[Topic]) -> None:
+        self.topics = tuple(t for t in topics if t.enabled)
+        self.term_list: list[Term] = []
+        self.term_ids: dict[Term, int] = {}
+        self.owners: dict[int, list[Topic]] = defaultdict(list)
+        self.plans: dict[str, _Plan] = {}
+        for topic in self.topics:
+            for term in topic.terms():
+                self.owners[self._id(term)].append(topic)
+            self.plans[topic.name] = _plan(topic, self.term_ids)
+        keys: dict[str, tuple[list[int], int, int, int]] = {}
+        for term in self.term_list:
+            for key, skip, trail in _bounded_keys(term):
+                keys.setdefault(key, ([], len(key), skip, trail))[0].append(self.term_ids[term])
+        self.bounded = _automaton({k: (tuple(ids), *rest) for k, (ids, *rest) in keys.items()})
+        self.bare = None  # built on first explain(): only `veille try` needs near misses
+
+    def _id(self, term: Term) -> int:
+        if term not in self.term_ids:
+            self.term_ids[term] = len(self.term_list)
+            self.term_list.append(term)
+        return self.term_ids[term]
+
+    def match(self, article: Article) -> list[TopicMatch]:
+        """The topics the article matches, with located hits."""
+        texts = _texts(article)
+        hits = self._scan(texts)
+        matches = []
+        for topic in self._candidates(hits):
+            if _restricted(topic, article) is None:
+                decision = self._decide(topic, hits, texts)
+                if isinstance(decision, list):
+                    matches.append(TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision)))
+        return matches
+
+    def explain(self, article: Article) -> Explanation:
+        """Matches, near misses and the reason each other topic did not match."""
+        texts = _texts(article)
+        hits = self._scan(texts)
+        out = Explanation(near_misses=self._near_misses(texts, hits))
+        candidates = set(self._candidates(hits))
+        for topic in self.topics:
+            if topic not in candidates:
+                out.not_matched[topic.name] = "no term found"
+                continue
+            decision = self._decide(topic, hits, texts)
+            restricted = _restricted(topic, article)
+            if isinstance(decision, list) and restricted is None:
+                out.matches.append(TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision)))
+            else:
+                out.not_matched[topic.name] = restricted if isinstance(decision, list) else decision
+        return out
+
+    def _scan(self, texts: dict[str, _FieldText]) -> dict[int, list[RawHit]]:
+        hits: dict[int, list[RawHit]] = defaultdict(list)
+        if self.bounded is None:
+            return hits
+        for name, ft in texts.items():
+            framed = " " + NON_WORD.sub(" ", ft.norm) + " "
+            for end, (term_ids, key_len, skip, trail) in self.bounded.iter(framed):
+                # framed = " " + text + " ": the key's leading space sits where the clitic starts - 1.
+                start, stop = end - key_len + 1 + skip, end - trail
+                if not trail:  # a prefix: the hit covers the whole word it starts
+                    while stop < len(ft.norm) and ft.norm[stop].isalnum():
+                        stop += 1
+                for term_id in term_ids:
+                    term = self.term_list[term_id]
+                    if not term.exact_case or _case_ok(term, ft, start, stop):
+                        hits[term_id].append((name, start, stop))
+        return hits
+
+    def _candidates(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
+        seen: dict[str, Topic] = {}
+        for term_id in hits:
+            for topic in self.owners[term_id]:
+                seen.setdefault(topic.name, topic)
+        return list(seen.values())
+
+    def _decide(self, topic: Topic, hits: dict[int, list[RawHit]],
+                texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
+        """The positive hits when the topic matches, else the reason it does not."""
+        plan = self.plans[topic.name]
+        if plan.simple:  # every field, no query: set lookups decide
+            if any(i in hits for i in plan.none):
+                return f"excluded by '{next(self.term_list[i].text for i in plan.none if i in hits)}'"
+            missing = next((i for i in plan.all if i not in hits), None)
+            if missing is not None:
+                return f"'{self.term_list[missing].text}' is missing (all)"
+            if plan.any and not any(i in hits for i in plan.any):
+                return "no term of 'any' found"
+            return [(i, h) for i in plan.positive for h in hits.get(i, ())]
+        return self._decide_slowly(topic, hits, texts)
+
+    def _decide_slowly(self, topic: Topic, hits: dict[int, list[RawHit]],
+                       texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
+        def found(term: Term) -> list[RawHit]:
+            allowed = (term.field,) if term.field else topic.fields
+            return [h for h in hits.get(self.term_ids[term], ()) if h[0] in allowed]
+
+        excluded = next((t for t in topic.none if found(t)), None)
+        if excluded is not None:
+            return f"excluded by '{excluded.text}'"
+        missing = next((t for t in topic.all if not found(t)), None)
+        if missing is not None:
+            return f"'{missing.text}' is missing (all)"
+        if topic.any and not any(found(t) for t in topic.any):
+            return "no term of 'any' found"
+        if topic.query is not None and not _query_holds(topic, found, texts):
+            return "the query is not satisfied"
+        positive = dict.fromkeys(t for t in topic.any + topic.all + topic.query_terms if t not in topic.none)
+        located = [(self.term_ids[t], h) for t in positive for h in found(t)]
+        return located or "no term found"
+
+    def _near_misses(self, texts: dict[str, _FieldText], hits: dict[int, list[RawHit]]) -> list[NearMiss]:
+        if self.bare is None:
+            by_norm: dict[str, list[int]] = defaultdict(list)
+            for term_id, term in enumerate(self.term_list):
+                by_norm[term.norm].append(term_id)
+            self.bare = _automaton({norm: tuple(ids) for norm, ids in by_norm.items()})
+        if self.bare is None:
+            return []
+        real = {(i, h[0], h[1]) for i, found in hits.items() for h in found}
+        misses = []
+        for name, ft in texts.items():
+            for end, term_ids in self.bare.iter(ft.norm):
+                for term_id in term_ids:
+                    term = self.term_list[term_id]
+                    start = end - len(term.norm) + 1
+                    if (term_id, name, start) in real:
+                        continue
+                    found = _original(ft, start, end + 1)
+                    reason = (f"case differs ('{found}', wanted '{term.text}')"
+                              if _inside_ok(ft.norm, start, end + 1, term) else "inside a word")
+                    owners = tuple(t.name for t in self.owners[term_id])
+                    misses.append(NearMiss(term, name, found, reason, owners))
+        return misses
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A topic's terms as ids, and whether set lookups alone decide it."""
+
+    simple: bool
+    any: tuple[int, ...]
+    all: tuple[int, ...]
+    none: tuple[int, ...]
+    positive: tuple[int, ...]
+
+
+def _plan(topic: Topic, ids: dict[Term, int]) -> _Plan:
+    none = tuple(ids[t] for t in topic.none)
+    positive = tuple(dict.fromkeys(ids[t] for t in topic.any + topic.all if ids[t] not in none))
+    return _Plan(simple=topic.query is None and set(topic.fields) == set(FIELDS),
+                 any=tuple(ids[t] for t in topic.any), all=tuple(ids[t] for t in topic.all),
+                 none=none, positive=positive)
+
+
+def _automaton(patterns: dict[str, tuple]) -> ahocorasick.Automaton | None:
+    if not patterns:
+        return None
+    automaton = ahocorasick.Automaton()
+    for key, value in patterns.items():
+        automaton.add_word(key, value)
+    automaton.make_automaton()
+    return automaton
+
+
+def _bounded_keys(term: Term) -> list[tuple[str, int, int]]:
+    """(" clitic+term ", clitic length, trailing boundary length) for each form the term may take."""
+    trail = "" if term.prefix else " "
+    forms = [(clitic, clitic + term.norm) for clitic in _clitics(term)]
+    if _is_arabic(term.norm) and term.norm.startswith("ال") and len(term.norm) > 3:
+        # ل + الذكاء is written للذكاء: the hit covers للذكاء, the clitic before it is و or ف.
+        forms += [(clitic, clitic + "ل" + term.norm[1:]) for clitic in CLITICS_BEFORE_LL]
+    return [(f" {form}{trail}", len(clitic), len(trail)) for clitic, form in forms]
+
+
+def _clitics(term: Term) -> tuple[str, ...]:
+    if _is_arabic(term.norm):
+        return CLITICS_BEFORE_AL if term.norm.startswith("ال") else CLITICS
+    # Arabic text attaches its clitics to acronyms and numbers too: الـ5G, بالـAI.
+    if term.exact_case or term.norm[:1].isdigit():
+        return CLITICS
+    return ("",)
+
+
+def _is_arabic(text: str) -> bool:
+    return bool(text) and ord(text[0]) in ARABIC_LETTERS
+
+
+def _inside_ok(norm: str, start: int, end: int, term: Term) -> bool:
+    before = start == 0 or not norm[start - 1].isalnum()
+    after = term.prefix or end >= len(norm) or not norm[end].isalnum()
+    return before and after
+
+
+def _texts(article: Article) -> dict[str, _FieldText]:
+    return {f: _FieldText(getattr(article, f) or "", normalize(getattr(article, f) or "")) for f in FIELDS}
+
+
+def _case_ok(term: Term, ft: _FieldText, start: int, end: int) -> bool:
+    found = unicodedata.normalize("NFKC", _original(ft, start, end)).strip().translate(DIGITS)
+    return found.startswith(term.text.translate(DIGITS))
+
+
+def _original(ft: _FieldText, start: int, end: int) -> str:
+    a, b = _span(ft, start, end)
+    return ft.text[a:b]
+
+
+def _span(ft: _FieldText, start: int, end: int) -> tuple[int, int]:
+    if ft.offsets is None:
+        _, ft.offsets = normalize_with_offsets(ft.text)
+    a, b = original_span(ft.offsets, start, end)
+    while b > a and not ft.text[b - 1].isalnum() and ft.text[b - 1] not in "'’*":
+        b -= 1  # the span also covers what normalisation dropped after it (spaces, marks)
+    return a, b
+
+
+def _word_index(ft: _FieldText, position: int) -> int:
+    if ft.word_starts is None:
+        ft.word_starts = [m.start() for m in WORD_RE.finditer(ft.norm)]
+    low, high = 0, len(ft.word_starts)
+    while low < high:
+        middle = (low + high) // 2
+        if ft.word_starts[middle] <= position:
+            low = middle + 1
+        else:
+            high = middle
+    return max(low - 1, 0)
+
+
+def _restricted(topic: Topic, article: Article) -> str | None:
+    if topic.languages and article.language not in topic.languages:
+        return f"language {article.language or 'unknown'} is not in {', '.join(topic.languages)}"
+    if topic.sources and article.source not in topic.sources:
+        return f"source {article.source or 'unknown'} is not in {', '.join(topic.sources)}"
+    return None
+
+
+def _query_holds(topic: Topic, found, texts: dict[str, _FieldText]) -> bool:  # noqa: ANN001
+    by_ref = {(t.text, t.prefix, t.field): t for t in topic.query_terms}
+
+    def hits_of(ref: TermRef) -> list[Hit]:
+        return [Hit(f, _word_index(texts[f], s), _word_index(texts[f], e - 1))
+                for f, s, e in found(by_ref[(ref.text, ref.prefix, ref.field)])]
+
+    return evaluate(topic.query, hits_of)
+
+
+def _located(matcher: Matcher, hit: tuple[int, RawHit], texts: dict[str, _FieldText]) -> TermHit:
+    term_id, (name, start, end) = hit
+    ft = texts[name]
+    a, b = _span(ft, start, end)
+    return TermHit(matcher.term_list[term_id], name, a, b, ft.text[a:b], _word_index(ft, start),
+                   _word_index(ft, end - 1))
+
+
+def match_row(match: TopicMatch) -> tuple[str, str, str, str]:
+    """A match as stored: topic, then JSON of its distinct terms, fields and spans."""
+    terms = list(dict.fromkeys(h.term.text for h in match.hits))
+    fields = list(dict.fromkeys(h.field for h in match.hits))
+    spans = [{"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
+             for h in match.hits]
+    return (match.topic, json.dumps(terms, ensure_ascii=False), json.dumps(fields),
+            json.dumps(spans, ensure_ascii=False))

@@ -1,0 +1,243 @@
+"""Keyword topics: config/keywords.yaml validated into frozen objects (errors name file, line, topic, key)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alerts.query import Node, TermRef, evaluate, parse_query, query_terms, satisfiable
+from crawler.exceptions import QueryError
+from crawler.normalize import normalize
+from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_yaml
+
+TOPIC_KEYS = ("name", "title", "any", "all", "none", "query", "exact_case", "fields", "languages",
+              "sources", "enabled", "notes")
+FIELDS = ("title", "summary", "body")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One keyword as the admin wrote it, and the normalised form the matcher looks for."""
+
+    text: str
+    norm: str
+    prefix: bool = False
+    exact_case: bool = False
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A named rule: any/all/none lists and an optional boolean query, with restrictions."""
+
+    name: str
+    title: str
+    any: tuple[Term, ...] = ()
+    all: tuple[Term, ...] = ()
+    none: tuple[Term, ...] = ()
+    query: Node | None = None
+    query_terms: tuple[Term, ...] = ()
+    fields: tuple[str, ...] = FIELDS
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    enabled: bool = True
+    notes: str = ""
+
+    def terms(self) -> tuple[Term, ...]:
+        """Every distinct term of the topic (positive and negative)."""
+        return tuple(dict.fromkeys(self.any + self.all + self.none + self.query_terms))
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic of one keywords file."""
+
+    path: Path
+    topics: tuple[Topic, ...] = field(default_factory=tuple)
+
+    def enabled(self) -> tuple[Topic, ...]:
+        """The topics that are switched on."""
+        return tuple(t for t in self.topics if t.enabled)
+
+    def get(self, name: str) -> Topic:
+        """The topic called `name`; KeyError if unknown."""
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(name)
+
+
+def make_term(text: str, exact: frozenset[str], field_name: str | None = None,
+              prefix: bool = False) -> Term:
+    """A Term from its written form ('souverain*' is a prefix)."""
+    text = text.strip()
+    if text.endswith("*"):
+        text, prefix = text[:-1].rstrip(), True
+    return Term(text=text, norm=normalize(text), prefix=prefix, exact_case=text in exact,
+                field=field_name)
+
+
+def load_topics(path: Path, sources: set[str] | None = None) -> Topics:
+    """Read and validate a keywords file; ConfigError lists every problem."""
+    raw, lines = load_yaml(path)
+    problems = Problems(path, lines)
+    if not isinstance(raw, dict) or not isinstance(raw.get("topics"), list):
+        problems.add(("topics",), "the file must hold a 'topics:' list",
+                     "start the file with 'topics:' and one '- name: ...' entry per topic")
+        problems.raise_if_any()
+    problems.check_keys(raw, ["topics"], ())
+    topics, seen = [], set()
+    for index, item in enumerate(raw["topics"]):
+        topic = _topic(item, ("topics", index), problems, sources)
+        if topic is None:
+            continue
+        if topic.name in seen:
+            problems.add(("topics", index, "name"), f"duplicate topic name '{topic.name}'",
+                         "every topic needs its own name", f"topic '{topic.name}'")
+        seen.add(topic.name)
+        topics.append(topic)
+    problems.raise_if_any()
+    return Topics(path, tuple(topics))
+
+
+def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None) -> Topic | None:
+    if not problems.expect(raw, dict, key, "each topic is a mapping starting with '- name: ...'"):
+        return None
+    name = raw.get("name")
+    owner = f"topic '{name}'" if isinstance(name, str) else f"topic #{key[-1] + 1}"
+    before = len(problems.messages)
+    problems.check_keys(raw, TOPIC_KEYS, key, owner)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(key + ("name",), f"invalid or missing name {name!r}",
+                     "use lowercase letters, digits and '-', e.g. ia or maroc-digital-2030", owner)
+    exact = frozenset(_strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner))
+    lists = {k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))
+             for k in ("any", "all", "none")}
+    query, query_terms_ = _query(raw.get("query"), key + ("query",), problems, owner, exact)
+    if not (lists["any"] or lists["all"] or query is not None):
+        problems.add(key, "no rule", "give at least one of any, all or query", owner)
+    topic_fields = _choice(raw.get("fields", list(FIELDS)), FIELDS, key + ("fields",), problems, owner)
+    languages = _choice(raw.get("languages", []), LANGUAGES, key + ("languages",), problems, owner)
+    wanted = tuple(_strings(raw.get("sources", []), key + ("sources",), problems, owner))
+    for index, source in enumerate(wanted):
+        if sources is not None and source not in sources:
+            problems.add(key + ("sources", index), f"unknown source '{source}'",
+                         "use a name from sources.yaml (`veille sources` lists them)", owner)
+    _check_exact(exact, lists, query_terms_, key, problems, owner)
+    _check_options(raw, key, problems, owner)
+    if len(problems.messages) > before:
+        return None
+    return Topic(name=name, title=raw.get("title") or name, any=lists["any"], all=lists["all"],
+                 none=lists["none"], query=query, query_terms=query_terms_, fields=topic_fields,
+                 languages=languages, sources=wanted, enabled=raw.get("enabled", True),
+                 notes=raw.get("notes", ""))
+
+
+def _strings(raw: Any, key: KeyPath, problems: Problems, owner: str) -> list[str]:
+    hint = "a list of words or phrases, e.g. [IA, intelligence artificielle]"
+    if isinstance(raw, str):
+        raw = [raw]
+    if not problems.expect(raw, list, key, hint, owner):
+        return []
+    out = []
+    for index, value in enumerate(raw):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems.add(key + (index,), f"expected a word or phrase, got {value!r}", hint, owner)
+        elif not normalize(str(value).rstrip("*")):
+            problems.add(key + (index,), f"{str(value)!r} has no letter or digit", hint, owner)
+        else:
+            out.append(str(value))
+    return out
+
+
+def _query(raw: Any, key: KeyPath, problems: Problems, owner: str,
+           exact: frozenset[str]) -> tuple[Node | None, tuple[Term, ...]]:
+    if raw is None:
+        return None, ()
+    hint = "e.g. '(IA OR \"intelligence artificielle\") AND NOT IAM'; operators are uppercase"
+    if not problems.expect(raw, str, key, hint, owner):
+        return None, ()
+    try:
+        node = parse_query(raw)
+    except QueryError as exc:
+        problems.add(key, f"{exc}: {_excerpt(raw, exc.column)}", hint, owner)
+        return None, ()
+    refs = query_terms(node)
+    if evaluate(node, lambda ref: []):
+        problems.add(key, "the query matches articles that contain none of its terms",
+                     "a topic needs at least one term that must be present; NOT alone is not enough",
+                     owner)
+    return node, tuple(_term_of(ref, exact) for ref in refs)
+
+
+def _term_of(ref: TermRef, exact: frozenset[str]) -> Term:
+    return Term(text=ref.text, norm=normalize(ref.text), prefix=ref.prefix,
+                exact_case=ref.text in exact, field=ref.field)
+
+
+def _excerpt(text: str, column: int) -> str:
+    start = max(column - 1, 0)
+    return repr(text[start:start + 20] or "(end of query)")
+
+
+def _choice(raw: Any, allowed: tuple[str, ...], key: KeyPath, problems: Problems,
+            owner: str) -> tuple[str, ...]:
+    hint = f"a list among {', '.join(allowed)}"
+    if isinstance(raw, str):
+        raw = [raw]
+    if not problems.expect(raw, list, key, hint, owner):
+        return ()
+    for index, value in enumerate(raw):
+        if value not in allowed:
+            problems.add(key + (index,), f"unknown value {value!r}", hint, owner)
+    return tuple(v for v in raw if v in allowed)
+
+
+def _check_exact(exact: frozenset[str], lists: dict[str, tuple[Term, ...]], query_terms_: tuple[Term, ...],
+                 key: KeyPath, problems: Problems, owner: str) -> None:
+    written = {t.text for terms in lists.values() for t in terms} | {t.text for t in query_terms_}
+    for name in sorted(exact - written):
+        problems.add(key + ("exact_case",), f"'{name}' is not one of the topic's terms",
+                     "exact_case lists terms exactly as written in any, all, none or query", owner)
+
+
+def _check_options(raw: dict, key: KeyPath, problems: Problems, owner: str) -> None:
+    for name in ("title", "notes"):
+        if name in raw:
+            problems.expect(raw[name], str, key + (name,), f"{name} is free text", owner)
+    problems.expect(raw.get("enabled", True), bool, key + ("enabled",),
+                    "write enabled: true or enabled: false", owner)
+
+
+SHORT = re.compile(r"^\w{1,2}$")
+
+
+def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """Warnings about risky rules: short terms matched without case, topics that can never match."""
+    warnings = []
+    for topic in topics.topics:
+        for term in topic.terms():
+            if SHORT.match(term.norm) and not term.exact_case and term not in topic.none:
+                warnings.append(f"{topics.path}: topic '{topic.name}': the short term '{term.text}' "
+                                "matches in any case (hint: add it to exact_case if it is an acronym)")
+        reason = never_matches(topic, source_languages or {})
+        if reason:
+            warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
+    return warnings
+
+
+def never_matches(topic: Topic, source_languages: dict[str, tuple[str, ...]]) -> str | None:
+    """Why a topic can never match, or None."""
+    required = {t.norm for t in topic.all}
+    clash = sorted(required & {t.norm for t in topic.none})
+    if clash:
+        return f"'{clash[0]}' is both required (all) and excluded (none)"
+    if topic.query is not None and not satisfiable(topic.query):
+        return "its query is a contradiction"
+    if topic.sources and topic.languages and source_languages:
+        spoken = {lang for s in topic.sources for lang in source_languages.get(s, ())}
+        if spoken and not spoken & set(topic.languages):
+            return "none of its sources publishes in its languages"
+    return None

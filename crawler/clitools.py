@@ -1,0 +1,51 @@
+"""Shared pieces of the `veille` commands: clean errors, config and archive loading."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from crawler.config import Config, load_config
+from crawler.dates import format_utc, parse_date, utc_now
+from crawler.exceptions import ConfigError, VeilleError
+from crawler.schedules import parse_duration
+from crawler.storage import Archive
+
+
+class CommandError(click.ClickException):
+    """A domain error shown as plain lines on stderr, without a traceback."""
+
+    def show(self, file: object | None = None) -> None:
+        for line in self.message.splitlines():
+            click.echo(f"error: {line}", err=True)
+
+
+def load(ctx: click.Context) -> Config:
+    """The validated config of the --config directory, or a clean exit listing every problem."""
+    try:
+        return load_config(ctx.obj["config_dir"])
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def open_archive(config: Config) -> Archive:
+    """The config's archive, or a clean exit saying why it cannot be opened."""
+    try:
+        return Archive.for_config(config)
+    except VeilleError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def parse_since(value: str | None) -> str | None:
+    """An ISO UTC lower bound from '7d', '12h' or a date; a clean error otherwise."""
+    if not value:
+        return None
+    try:
+        return format_utc(utc_now() - timedelta(seconds=parse_duration(value)))
+    except ValueError:
+        found = parse_date(value, tz="UTC")
+        if found is None:
+            raise CommandError(f"--since {value!r}: not a date or a duration "
+                               "(hint: 7d, 12h or 2026-11-01)") from None
+        return format_utc(found)

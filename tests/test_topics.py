@@ -1,0 +1,58 @@
+"""Loading keywords files: exact error messages, and lint warnings for risky rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alerts.topics import lint_topics, load_topics
+from crawler.config import load_config
+from crawler.exceptions import ConfigError
+
+ROOT = Path(__file__).parent.parent
+CASES = yaml.safe_load((Path(__file__).parent / "tables" / "bad_keywords.yaml").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_broken_keywords_message(tmp_path: Path, case: dict) -> None:
+    path = tmp_path / "keywords.yaml"
+    path.write_text(case["text"], "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_topics(path, {"hespress-ar", "telquel"})
+    assert caught.value.problems[0] == case["error"].replace("{dir}", str(tmp_path))
+
+
+def test_shipped_keywords_load_with_the_shipped_sources() -> None:
+    config = load_config(ROOT / "config")
+    names = {t.name for t in config.topics.topics}
+    assert {"ia", "jazari", "souverainete"} <= names
+
+
+def lint(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "keywords.yaml"
+    path.write_text(text, "utf-8")
+    return lint_topics(load_topics(path), {"a": ("ar",), "b": ("fr",)})
+
+
+def test_lint_warns_about_short_terms_without_case(tmp_path: Path) -> None:
+    [warning] = lint(tmp_path, "topics:\n  - name: ia\n    any: [IA, AI, intelligence artificielle]\n"
+                               "    exact_case: [AI]\n")
+    assert "the short term 'IA' matches in any case (hint: add it to exact_case" in warning
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("topics:\n  - name: x\n    all: [Maroc]\n    none: [maroc]\n", "'maroc' is both required (all) and excluded (none)"),
+    ("topics:\n  - name: x\n    query: 'Jazari AND NOT Jazari'\n", "its query is a contradiction"),
+    ("topics:\n  - name: x\n    any: [Jazari]\n    sources: [a]\n    languages: [fr]\n",
+     "none of its sources publishes in its languages"),
+])
+def test_lint_finds_topics_that_can_never_match(tmp_path: Path, text: str, reason: str) -> None:
+    warnings = lint(tmp_path, text)
+    assert any(w.endswith(f"can never match: {reason}") for w in warnings), warnings
+
+
+def test_shipped_keywords_have_no_lint_warning() -> None:
+    config = load_config(ROOT / "config")
+    assert lint_topics(config.topics, {s.name: s.languages for s in config.sources}) == []
