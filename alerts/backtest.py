@@ -41,11 +41,13 @@ class Backtest:
         return sorted((x for x in shares if x[1] > SHARE_WARNING), key=lambda x: -x[1])
 
 
-def archive_articles(db: Database, since: str | None) -> Iterator[tuple[dict[str, Any], Article]]:
+def archive_articles(db: Database, since: str | None, limit: int | None = None
+                     ) -> Iterator[tuple[dict[str, Any], Article]]:
     """Articles of the archive (newest first), as rows and as matcher input."""
     where, params = ("WHERE COALESCE(published_at, first_seen) >= ?", [since]) if since else ("", [])
     sql = (f"SELECT id, source, title, summary, body, language, url, "
-           f"COALESCE(published_at, first_seen) AS day FROM articles {where} ORDER BY day DESC")
+           f"COALESCE(published_at, first_seen) AS day FROM articles {where} ORDER BY day DESC"
+           + (f" LIMIT {int(limit)}" if limit else ""))
     for row in db.query(sql, params):
         yield row, Article(row["title"] or "", row["summary"] or "", row["body"] or "",
                            row["language"], row["source"])
@@ -88,3 +90,11 @@ def render_backtest(result: Backtest, names: list[str]) -> list[list[Any]]:
         rows.append([name, len(live.hits), len(new.hits), len(new.hits - live.hits),
                      len(live.hits - new.hits), f"{busiest[0]} ({busiest[1]})" if busiest[1] else "-"])
     return rows
+
+
+def broad_term_warnings(db: Database, topics: Topics, limit: int = 2000) -> list[str]:
+    """Lint against the archive: terms found in more than 5% of its newest `limit` articles."""
+    result = run_backtest(archive_articles(db, None, limit), topics, topics, samples=0)
+    return [f"{topics.path}: the term '{term}' matches {share:.0%} of the {result.articles} newest "
+            "articles (hint: make it narrower: a phrase, exact_case, or a NEAR query)"
+            for term, share in result.broad_terms()]

@@ -106,5 +106,5 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
     for warning in lint_topics(candidate, languages):
         click.echo(f"warning: {warning}", err=True)
     for term, share in result.broad_terms():
-        click.echo(f"warning: '{term}' matches {share:.0%} of the articles (hint: make it narrower, "
-                   "a phrase or exact_case)", err=True)
+        click.echo(f"warning: '{term}' matches {share:.0%} of the {result.articles} articles (hint: make "
+                   "it narrower: a phrase, exact_case, or a NEAR query)", err=True)

@@ -10,7 +10,6 @@ automaton of the bare terms finds near misses ("IA" inside "média") when an adm
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -28,7 +27,16 @@ CLITICS = tuple(c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "�
                 if not (p == "ل" and a == "ال"))  # ل + ال is written لل, handled below
 CLITICS_BEFORE_AL = tuple(c + p for c in ("", "و", "ف") for p in ("", "ب", "ك"))
 CLITICS_BEFORE_LL = ("", "و", "ف")
-NON_WORD = re.compile(r"[\W_]")
+class _ScanTable(dict):
+    """str.translate table: letters and digits stay, everything else becomes a space (one for one)."""
+
+    def __missing__(self, code: int) -> int:
+        self[code] = code if chr(code).isalnum() else 32
+        return self[code]
+
+
+SCAN_TABLE = _ScanTable()
+MAX_SPANS = 20  # per topic match: enough to highlight, bounded for storage
 DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
@@ -45,15 +53,13 @@ class Article:
 
 @dataclass(frozen=True)
 class TermHit:
-    """A term found in a field: its span in the original text, and its word positions."""
+    """A term found in a field, with its span in the original text."""
 
     term: Term
     field: str
     start: int
     end: int
     text: str
-    first_word: int
-    last_word: int
 
 
 @dataclass(frozen=True)
@@ -105,15 +111,26 @@ class Matcher:
         self.term_ids: dict[Term, int] = {}
         self.owners: dict[int, list[Topic]] = defaultdict(list)
         self.plans: dict[str, _Plan] = {}
-        for topic in self.topics:
+        self.roles: dict[int, list[tuple[int, str]]] = defaultdict(list)  # term -> (topic index, list)
+        for index, topic in enumerate(self.topics):
             for term in topic.terms():
                 self.owners[self._id(term)].append(topic)
-            self.plans[topic.name] = _plan(topic, self.term_ids)
-        keys: dict[str, tuple[list[int], int, int, int]] = {}
+            self.plans[topic.name] = plan = _plan(topic, self.term_ids)
+            for role in ("any", "all", "none"):
+                for term_id in getattr(plan, role):
+                    self.roles[term_id].append((index, role if plan.simple else "query"))
+            for term in topic.query_terms:
+                self.roles[self.term_ids[term]].append((index, "query"))
+        # Per topic: how many distinct 'all' terms must be seen, and whether an 'any' term must be.
+        self.required = [(len(set(self.plans[t.name].all)), bool(self.plans[t.name].any))
+                         for t in self.topics]
+        keys: dict[str, tuple[list[int], list[int], int, int, int]] = {}
         for term in self.term_list:
             for key, skip, trail in _bounded_keys(term):
-                keys.setdefault(key, ([], len(key), skip, trail))[0].append(self.term_ids[term])
-        self.bounded = _automaton({k: (tuple(ids), *rest) for k, (ids, *rest) in keys.items()})
+                entry = keys.setdefault(key, ([], [], len(key), skip, trail))
+                entry[1 if term.exact_case else 0].append(self.term_ids[term])
+        self.bounded = _automaton({k: (tuple(plain), tuple(exact), *rest)
+                                   for k, (plain, exact, *rest) in keys.items()})
         self.bare = None  # built on first explain(): only `veille try` needs near misses
 
     def _id(self, term: Term) -> int:
@@ -127,11 +144,11 @@ class Matcher:
         texts = _texts(article)
         hits = self._scan(texts)
         matches = []
-        for topic in self._candidates(hits):
+        for topic in self._likely(hits):
             if _restricted(topic, article) is None:
                 decision = self._decide(topic, hits, texts)
                 if isinstance(decision, list):
-                    matches.append(TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision)))
+                    matches.append(self._topic_match(topic, decision, texts))
         return matches
 
     def explain(self, article: Article) -> Explanation:
@@ -147,28 +164,57 @@ class Matcher:
             decision = self._decide(topic, hits, texts)
             restricted = _restricted(topic, article)
             if isinstance(decision, list) and restricted is None:
-                out.matches.append(TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision)))
+                out.matches.append(self._topic_match(topic, decision, texts))
             else:
                 out.not_matched[topic.name] = restricted if isinstance(decision, list) else decision
         return out
+
+    def _topic_match(self, topic: Topic, decision: list[tuple[int, RawHit]],
+                     texts: dict[str, _FieldText]) -> TopicMatch:
+        return TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision[:MAX_SPANS]))
 
     def _scan(self, texts: dict[str, _FieldText]) -> dict[int, list[RawHit]]:
         hits: dict[int, list[RawHit]] = defaultdict(list)
         if self.bounded is None:
             return hits
         for name, ft in texts.items():
-            framed = " " + NON_WORD.sub(" ", ft.norm) + " "
-            for end, (term_ids, key_len, skip, trail) in self.bounded.iter(framed):
+            norm = ft.norm
+            framed = " " + norm.translate(SCAN_TABLE) + " "
+            for end, (plain, exact, key_len, skip, trail) in self.bounded.iter(framed):
                 # framed = " " + text + " ": the key's leading space sits where the clitic starts - 1.
                 start, stop = end - key_len + 1 + skip, end - trail
                 if not trail:  # a prefix: the hit covers the whole word it starts
-                    while stop < len(ft.norm) and ft.norm[stop].isalnum():
+                    while stop < len(norm) and norm[stop].isalnum():
                         stop += 1
-                for term_id in term_ids:
-                    term = self.term_list[term_id]
-                    if not term.exact_case or _case_ok(term, ft, start, stop):
-                        hits[term_id].append((name, start, stop))
+                hit = (name, start, stop)
+                for term_id in plain:
+                    hits[term_id].append(hit)
+                for term_id in exact:
+                    if _case_ok(self.term_list[term_id], ft, start, stop):
+                        hits[term_id].append(hit)
         return hits
+
+    def _likely(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
+        """Topics that may match: simple ones already decided by counting their lists' hits."""
+        seen_any, seen_all, seen_none, others = set(), defaultdict(int), set(), set()
+        roles = self.roles
+        for term_id in hits:
+            for index, role in roles[term_id]:
+                if role == "any":
+                    seen_any.add(index)
+                elif role == "all":
+                    seen_all[index] += 1
+                elif role == "none":
+                    seen_none.add(index)
+                else:
+                    others.add(index)
+        out = [self.topics[i] for i in sorted(others)]
+        needs = self.required
+        for index in (seen_any | seen_all.keys()) - seen_none - others:
+            wanted_all, wants_any = needs[index]
+            if seen_all[index] == wanted_all and (not wants_any or index in seen_any):
+                out.append(self.topics[index])
+        return out
 
     def _candidates(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
         seen: dict[str, Topic] = {}
@@ -353,8 +399,7 @@ def _located(matcher: Matcher, hit: tuple[int, RawHit], texts: dict[str, _FieldT
     term_id, (name, start, end) = hit
     ft = texts[name]
     a, b = _span(ft, start, end)
-    return TermHit(matcher.term_list[term_id], name, a, b, ft.text[a:b], _word_index(ft, start),
-                   _word_index(ft, end - 1))
+    return TermHit(matcher.term_list[term_id], name, a, b, ft.text[a:b])
 
 
 def match_row(match: TopicMatch) -> tuple[str, str, str, str]:

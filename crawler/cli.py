@@ -52,9 +52,15 @@ def check(ctx: click.Context) -> None:
     topics = len(config.topics.enabled())
     click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled; {spread}); "
                f"{topics} topics; database {config.database_path()}")
+    from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics
 
-    for warning in lint_topics(config.topics, {s.name: s.languages for s in config.sources}):
+    warnings = lint_topics(config.topics, {s.name: s.languages for s in config.sources})
+    if config.database_path().exists():
+        archive = open_archive(config)
+        warnings += broad_term_warnings(archive.db, config.topics)
+        archive.close()
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
 
 

@@ -15,6 +15,8 @@ import html
 import re
 import unicodedata
 
+import numpy as np
+
 __all__ = ["WORD_RE", "normalize", "normalize_with_offsets", "original_span", "tokens"]
 
 # A word: a run of letters or digits in any script ("l'ia" gives "l" and "ia").
@@ -158,15 +160,14 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
         decoded, src = _unescape_with_offsets(text)
     else:
         decoded, src = text, range(len(text))
-    table = _TABLE
-    pieces = [table[ord(ch)] for ch in decoded]
+    # Vectorised: this runs on every matched article, where Python loops per character cost most.
+    pieces = list(map(_TABLE.__getitem__, map(ord, decoded)))
     folded = "".join(pieces)
-    if len(folded) == len(decoded):
-        where = list(src) if all(pieces) else [p for p, piece in zip(src, pieces, strict=True) for _ in piece]
-    else:
-        where = [p for p, piece in zip(src, pieces, strict=True) for _ in piece]
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    where = np.repeat(np.arange(len(decoded)) if isinstance(src, range) else np.asarray(src, dtype=np.int64),
+                      lengths)
     composed, where = _nfc_with_offsets(folded, where)
-    return _collapse_with_offsets(composed, where, len(text))
+    return _collapse_with_offsets(composed, np.asarray(where, dtype=np.int64), len(text))
 
 
 def _unescape_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -213,9 +214,11 @@ def _nfc_with_offsets(folded: str, where: list[int]) -> tuple[str, list[int]]:
     return composed, out
 
 
-def _collapse_with_offsets(folded: str, where: list[int], size: int) -> tuple[str, list[int]]:
-    # Keep a space only after a non-space, then drop a trailing one: as _SPACES_RE and strip do.
-    keep = [i for i, ch in enumerate(folded) if ch != " " or (i and folded[i - 1] != " ")]
-    if keep and folded[keep[-1]] == " ":
-        keep.pop()
-    return "".join([folded[i] for i in keep]), [where[i] for i in keep] + [size]
+def _collapse_with_offsets(folded: str, where: np.ndarray, size: int) -> tuple[str, list[int]]:
+    # As _SPACES_RE and strip(" ") do: keep a space only after a non-space, then drop a final one.
+    codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)
+    space = codes == 32
+    keep = np.flatnonzero(~(space & np.concatenate(([True], space[:-1]))))
+    if keep.size and space[keep[-1]]:
+        keep = keep[:-1]
+    return codes[keep].tobytes().decode("utf-32-le"), where[keep].tolist() + [size]

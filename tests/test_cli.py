@@ -62,3 +62,61 @@ def test_an_unwritable_database_is_a_clean_error(tmp_path: Path) -> None:
     result = run("--config", str(ROOT / "config"), "sources", env=env)
     assert result.exit_code == 1
     assert "a-file/x.db: cannot open the archive" in result.output and "(hint: check the path" in result.output
+
+
+def test_try_shows_the_match_the_highlight_and_the_near_miss() -> None:
+    result = run("--config", str(ROOT / "config"), "try", "Le Maroc mise sur l’IA générative, disent les médias")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("MATCH ia: IA (body)")
+    assert "l’[IA] générative" in lines[1]
+    assert "near miss: 'IA' in body at 'ia': inside a word" in result.output
+
+
+def test_try_explains_why_nothing_matched(tmp_path: Path) -> None:
+    result = run("--config", str(ROOT / "config"), "try", "Le groupe IAM annonce ses résultats, ia")
+    assert result.exit_code == 0
+    assert "no topic matches" in result.output
+    assert "case differs ('ia', wanted 'IA')" in result.output
+
+
+def test_try_json_and_a_candidate_file(tmp_path: Path) -> None:
+    import json
+
+    candidate = tmp_path / "k.yaml"
+    candidate.write_text("topics:\n  - name: jazari\n    any: [الجزري]\n", "utf-8")
+    result = run("--config", str(ROOT / "config"), "try", "--keywords", str(candidate), "--json",
+                 "افتتاح معهد الجزري بالرباط، لا علاقة له بالجزيرة")
+    data = json.loads(result.output)
+    assert [m["topic"] for m in data["matches"]] == ["jazari"]
+    assert data["matches"][0]["hits"][0]["text"] == "الجزري"
+
+
+def test_try_needs_a_text() -> None:
+    result = run("--config", str(ROOT / "config"), "try")
+    assert result.exit_code == 1 and "give a text, --file PATH or --article ID" in result.output
+
+
+def test_check_warns_about_risky_topics(tmp_path: Path) -> None:
+    (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
+    (tmp_path / "keywords.yaml").write_text("topics:\n  - name: ia\n    any: [IA]\n", "utf-8")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"])
+    assert result.exit_code == 0
+    assert "1 topics" in result.output and "the short term 'IA' matches in any case" in result.output
+
+
+def test_check_warns_about_terms_found_in_too_much_of_the_archive(tmp_path: Path) -> None:
+    from crawler.articles import build_record
+    from crawler.items import ArticleItem
+    from crawler.storage import Archive
+
+    (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
+    (tmp_path / "keywords.yaml").write_text("topics:\n  - name: m\n    any: [Maroc]\n", "utf-8")
+    archive = Archive.open(tmp_path / "a.db")
+    for n in range(20):
+        body = f"Article {n} sur le Maroc." if n < 3 else f"Article {n} sans rapport."
+        archive.store(build_record(ArticleItem(source="s", url=f"https://x.ma/a-{n}", title="t", body=body)))
+    archive.close()
+    result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"], env={"VEILLE_DB": str(tmp_path / "a.db")})
+    assert result.exit_code == 0
+    assert "the term 'Maroc' matches 15% of the 20 newest articles" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def setup(web: MiniWeb, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     template = (FIXTURES / "config" / "sources.yaml.tmpl").read_text("utf-8")
     (config / "sources.yaml").write_text(web.render(template), "utf-8")
     (config / "settings.yaml").write_text((FIXTURES / "config" / "settings.yaml").read_text("utf-8"))
+    (config / "keywords.yaml").write_text((FIXTURES.parent.parent / "config" / "keywords.yaml").read_text("utf-8"))
     return config, config / "veille.db"
 
 
@@ -208,6 +210,37 @@ def test_search_folds_arabic_diacritics_and_french_accents(db: Database) -> None
     assert search(db, "الذكاء الإصطناعي", language="ar")
     assert search(db, "migration irreguliere", language="fr")
     assert search(db, "MIGRATION IRRÉGULIÈRE", source="wire")
+
+
+def test_new_articles_are_matched_once_with_their_spans(db: Database, web: MiniWeb) -> None:
+    rows = list(db.query("SELECT m.*, a.body, a.source FROM matches m JOIN articles a ON a.id = m.article_id "
+                         "WHERE m.topic = 'ia'"))
+    sources = {r["source"] for r in rows}
+    assert {"wp-ar", "ar-maghreb"} <= sources  # الذكاء الاصطناعي, and the hamza spelling الإصطناعي
+    for row in rows:
+        for span in json.loads(row["spans"]):
+            if span["field"] == "body":
+                assert row["body"][span["start"]:span["end"]] == span["text"]
+    # The second and third crawls stored nothing new for these articles: no second match row.
+    assert db.execute("SELECT COUNT(*) FROM matches GROUP BY article_id, topic HAVING COUNT(*) > 1"
+                      ).fetchall() == []
+    new = article_by_path(db, web, "wp-ar", NEW_PAGE)
+    assert db.execute("SELECT topic FROM matches WHERE article_id = ?", [new["id"]]).fetchall() == [("ia",)]
+
+
+def test_try_and_backtest_on_the_archive(setup: tuple[Path, Path], crawls: dict[str, Crawl], db: Database) -> None:
+    article_id = db.execute("SELECT article_id FROM matches WHERE topic = 'ia' LIMIT 1").fetchone()[0]
+    tried = run_veille(*setup, "try", "--article", str(article_id), "--json")
+    assert tried.returncode == 0, tried.stderr
+    assert "ia" in {m["topic"] for m in json.loads(tried.stdout)["matches"]}
+    candidate = setup[0] / "candidate.yaml"
+    candidate.write_text("topics:\n  - name: ia\n    any: [الذكاء الاصطناعي]\n  - name: migration\n"
+                         "    any: [migration irrégulière]\n", "utf-8")
+    report = run_veille(*setup, "backtest", "--keywords", str(candidate), "--since", "3650d")
+    assert report.returncode == 0, report.stderr
+    lines = report.stdout.splitlines()
+    assert any(line.split()[:3] == ["migration", "0", "2"] for line in lines), report.stdout  # the wire pair
+    assert "#" in report.stdout  # samples
 
 
 def test_requests_name_veille_and_its_contact(crawls: dict[str, Crawl]) -> None:

@@ -141,3 +141,20 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) 
     result = second.store(build_record(item("https://x.ma/c-33333", LONG[2]["content"])))
     release.join()
     assert result.outcome == "new" and time.monotonic() - started >= 0.25
+
+
+def test_new_and_changed_articles_are_matched_but_not_a_recrawl(archive: Archive) -> None:
+    from alerts.matcher import Matcher
+    from alerts.topics import Topic, make_term
+
+    matcher = Matcher([Topic(name="ia", title="IA", any=(make_term("intelligence artificielle", frozenset()),))])
+    url = "https://x.ma/a-11111"
+    first = archive.store_many([build_record(item(url, "Rien à signaler."))], matcher)[0]
+    assert archive.db.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
+    archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matcher)
+    [row] = archive.db["matches"].rows
+    assert (row["article_id"], row["topic"], row["article_version"]) == (first.article_id, "ia", 2)
+    matched_at = row["matched_at"]
+    again = archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matcher)[0]
+    assert again.outcome == "duplicate"
+    assert [r["matched_at"] for r in archive.db["matches"].rows] == [matched_at]
