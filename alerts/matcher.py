@@ -1,10 +1,8 @@
 """Matching topics against articles: one Aho-Corasick pass per field over normalised text.
 
-The scanned text is the normalised field with every non-word character turned into a space (one for
-one, so positions do not move), framed by spaces. Each term is compiled as " term " (" term" for a
-prefix), and an Arabic term also with each clitic prefix it may carry (و ف ب ك ل, ال, and لل for a
-term that starts with ال), so every hit of the automaton already stands on word boundaries. A second
-automaton of the bare terms finds near misses ("IA" inside "média") when an admin asks why.
+The keys (alerts/patterns.py) carry their word boundaries and Arabic clitics, so every hit of the
+automaton is a match; a second automaton of the bare terms finds near misses ("IA" inside "média")
+when an admin asks why. Spans are mapped back to the original text for highlighting and storage.
 """
 
 from __future__ import annotations
@@ -15,29 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import ahocorasick
-
+from alerts.patterns import DIGITS, SCAN_TABLE, Plan, bounded_keys, build_automaton, make_plan
 from alerts.query import Hit, TermRef, evaluate
 from alerts.topics import FIELDS, Term, Topic
 from crawler.normalize import WORD_RE, normalize, normalize_with_offsets, original_span
 
-ARABIC_LETTERS = range(0x0621, 0x064B)
-# Proclitics an Arabic word may carry: conjunction, then preposition, then the article.
-CLITICS = tuple(c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")
-                if not (p == "ل" and a == "ال"))  # ل + ال is written لل, handled below
-CLITICS_BEFORE_AL = tuple(c + p for c in ("", "و", "ف") for p in ("", "ب", "ك"))
-CLITICS_BEFORE_LL = ("", "و", "ف")
-class _ScanTable(dict):
-    """str.translate table: letters and digits stay, everything else becomes a space (one for one)."""
-
-    def __missing__(self, code: int) -> int:
-        self[code] = code if chr(code).isalnum() else 32
-        return self[code]
-
-
-SCAN_TABLE = _ScanTable()
 MAX_SPANS = 20  # per topic match: enough to highlight, bounded for storage
-DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 @dataclass(frozen=True)
@@ -110,12 +91,12 @@ class Matcher:
         self.term_list: list[Term] = []
         self.term_ids: dict[Term, int] = {}
         self.owners: dict[int, list[Topic]] = defaultdict(list)
-        self.plans: dict[str, _Plan] = {}
+        self.plans: dict[str, Plan] = {}
         self.roles: dict[int, list[tuple[int, str]]] = defaultdict(list)  # term -> (topic index, list)
         for index, topic in enumerate(self.topics):
             for term in topic.terms():
                 self.owners[self._id(term)].append(topic)
-            self.plans[topic.name] = plan = _plan(topic, self.term_ids)
+            self.plans[topic.name] = plan = make_plan(topic, self.term_ids)
             for role in ("any", "all", "none"):
                 for term_id in getattr(plan, role):
                     self.roles[term_id].append((index, role if plan.simple else "query"))
@@ -126,10 +107,10 @@ class Matcher:
                          for t in self.topics]
         keys: dict[str, tuple[list[int], list[int], int, int, int]] = {}
         for term in self.term_list:
-            for key, skip, trail in _bounded_keys(term):
+            for key, skip, trail in bounded_keys(term):
                 entry = keys.setdefault(key, ([], [], len(key), skip, trail))
                 entry[1 if term.exact_case else 0].append(self.term_ids[term])
-        self.bounded = _automaton({k: (tuple(plain), tuple(exact), *rest)
+        self.bounded = build_automaton({k: (tuple(plain), tuple(exact), *rest)
                                    for k, (plain, exact, *rest) in keys.items()})
         self.bare = None  # built on first explain(): only `veille try` needs near misses
 
@@ -263,7 +244,7 @@ class Matcher:
             by_norm: dict[str, list[int]] = defaultdict(list)
             for term_id, term in enumerate(self.term_list):
                 by_norm[term.norm].append(term_id)
-            self.bare = _automaton({norm: tuple(ids) for norm, ids in by_norm.items()})
+            self.bare = build_automaton({norm: tuple(ids) for norm, ids in by_norm.items()})
         if self.bare is None:
             return []
         real = {(i, h[0], h[1]) for i, found in hits.items() for h in found}
@@ -281,58 +262,6 @@ class Matcher:
                     owners = tuple(t.name for t in self.owners[term_id])
                     misses.append(NearMiss(term, name, found, reason, owners))
         return misses
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A topic's terms as ids, and whether set lookups alone decide it."""
-
-    simple: bool
-    any: tuple[int, ...]
-    all: tuple[int, ...]
-    none: tuple[int, ...]
-    positive: tuple[int, ...]
-
-
-def _plan(topic: Topic, ids: dict[Term, int]) -> _Plan:
-    none = tuple(ids[t] for t in topic.none)
-    positive = tuple(dict.fromkeys(ids[t] for t in topic.any + topic.all if ids[t] not in none))
-    return _Plan(simple=topic.query is None and set(topic.fields) == set(FIELDS),
-                 any=tuple(ids[t] for t in topic.any), all=tuple(ids[t] for t in topic.all),
-                 none=none, positive=positive)
-
-
-def _automaton(patterns: dict[str, tuple]) -> ahocorasick.Automaton | None:
-    if not patterns:
-        return None
-    automaton = ahocorasick.Automaton()
-    for key, value in patterns.items():
-        automaton.add_word(key, value)
-    automaton.make_automaton()
-    return automaton
-
-
-def _bounded_keys(term: Term) -> list[tuple[str, int, int]]:
-    """(" clitic+term ", clitic length, trailing boundary length) for each form the term may take."""
-    trail = "" if term.prefix else " "
-    forms = [(clitic, clitic + term.norm) for clitic in _clitics(term)]
-    if _is_arabic(term.norm) and term.norm.startswith("ال") and len(term.norm) > 3:
-        # ل + الذكاء is written للذكاء: the hit covers للذكاء, the clitic before it is و or ف.
-        forms += [(clitic, clitic + "ل" + term.norm[1:]) for clitic in CLITICS_BEFORE_LL]
-    return [(f" {form}{trail}", len(clitic), len(trail)) for clitic, form in forms]
-
-
-def _clitics(term: Term) -> tuple[str, ...]:
-    if _is_arabic(term.norm):
-        return CLITICS_BEFORE_AL if term.norm.startswith("ال") else CLITICS
-    # Arabic text attaches its clitics to acronyms and numbers too: الـ5G, بالـAI.
-    if term.exact_case or term.norm[:1].isdigit():
-        return CLITICS
-    return ("",)
-
-
-def _is_arabic(text: str) -> bool:
-    return bool(text) and ord(text[0]) in ARABIC_LETTERS
 
 
 def _inside_ok(norm: str, start: int, end: int, term: Term) -> bool:
