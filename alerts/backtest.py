@@ -61,8 +61,8 @@ def run_backtest(rows: Iterable[tuple[dict[str, Any], Article]], live: Topics, c
     for row, article in rows:
         result.articles += 1
         _record(result.live, live_matcher, row, article, samples)
-        for match in _record(result.candidate, candidate_matcher, row, article, samples):
-            result.term_counts.update({h.term.text for h in match.hits})
+        _record(result.candidate, candidate_matcher, row, article, samples)
+        result.term_counts.update({t.text for t in candidate_matcher.term_hits(article)})
     return result
 
 

@@ -18,6 +18,7 @@ from alerts.query import Hit, TermRef, evaluate
 from alerts.topics import FIELDS, Term, Topic
 from crawler.normalize import WORD_RE, normalize, normalize_with_offsets, original_span
 
+ELISIONS = frozenset({"l", "d", "qu", "j", "n", "s", "c", "m", "t", "jusqu", "lorsqu", "puisqu"})
 MAX_SPANS = 20  # per topic match: enough to highlight, bounded for storage
 
 
@@ -105,13 +106,14 @@ class Matcher:
         # Per topic: how many distinct 'all' terms must be seen, and whether an 'any' term must be.
         self.required = [(len(set(self.plans[t.name].all)), bool(self.plans[t.name].any))
                          for t in self.topics]
-        keys: dict[str, tuple[list[int], list[int], int, int, int]] = {}
+        # key -> ([(term id, clitic length)] plain, [...] exact case, key length, trailing boundary)
+        keys: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]], int, int]] = {}
         for term in self.term_list:
             for key, skip, trail in bounded_keys(term):
-                entry = keys.setdefault(key, ([], [], len(key), skip, trail))
-                entry[1 if term.exact_case else 0].append(self.term_ids[term])
+                entry = keys.setdefault(key, ([], [], len(key), trail))
+                entry[1 if term.exact_case else 0].append((self.term_ids[term], skip))
         self.bounded = build_automaton({k: (tuple(plain), tuple(exact), *rest)
-                                   for k, (plain, exact, *rest) in keys.items()})
+                                        for k, (plain, exact, *rest) in keys.items()})
         self.bare = None  # built on first explain(): only `veille try` needs near misses
 
     def _id(self, term: Term) -> int:
@@ -131,6 +133,10 @@ class Matcher:
                 if isinstance(decision, list):
                     matches.append(self._topic_match(topic, decision, texts))
         return matches
+
+    def term_hits(self, article: Article) -> set[Term]:
+        """Every term found in the article, whether or not its topic matched."""
+        return {self.term_list[i] for i in self._scan(_texts(article))}
 
     def explain(self, article: Article) -> Explanation:
         """Matches, near misses and the reason each other topic did not match."""
@@ -161,18 +167,17 @@ class Matcher:
         for name, ft in texts.items():
             norm = ft.norm
             framed = " " + norm.translate(SCAN_TABLE) + " "
-            for end, (plain, exact, key_len, skip, trail) in self.bounded.iter(framed):
+            for end, (plain, exact, key_len, trail) in self.bounded.iter(framed):
                 # framed = " " + text + " ": the key's leading space sits where the clitic starts - 1.
-                start, stop = end - key_len + 1 + skip, end - trail
+                begin, stop = end - key_len + 1, end - trail
                 if not trail:  # a prefix: the hit covers the whole word it starts
                     while stop < len(norm) and norm[stop].isalnum():
                         stop += 1
-                hit = (name, start, stop)
-                for term_id in plain:
-                    hits[term_id].append(hit)
-                for term_id in exact:
-                    if _case_ok(self.term_list[term_id], ft, start, stop):
-                        hits[term_id].append(hit)
+                for term_id, skip in plain:
+                    hits[term_id].append((name, begin + skip, stop))
+                for term_id, skip in exact:
+                    if _case_ok(self.term_list[term_id], ft, begin + skip, stop):
+                        hits[term_id].append((name, begin + skip, stop))
         return hits
 
     def _likely(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
@@ -235,8 +240,7 @@ class Matcher:
             return "no term of 'any' found"
         if topic.query is not None and not _query_holds(topic, found, texts):
             return "the query is not satisfied"
-        positive = dict.fromkeys(t for t in topic.any + topic.all + topic.query_terms if t not in topic.none)
-        located = [(self.term_ids[t], h) for t in positive for h in found(t)]
+        located = [(self.term_ids[t], h) for t in topic.positive_terms() for h in found(t)]
         return located or "no term found"
 
     def _near_misses(self, texts: dict[str, _FieldText], hits: dict[int, list[RawHit]]) -> list[NearMiss]:
@@ -275,8 +279,17 @@ def _texts(article: Article) -> dict[str, _FieldText]:
 
 
 def _case_ok(term: Term, ft: _FieldText, start: int, end: int) -> bool:
-    found = unicodedata.normalize("NFKC", _original(ft, start, end)).strip().translate(DIGITS)
-    return found.startswith(term.text.translate(DIGITS))
+    """Same case, word by word; accents, hyphens, line breaks and invisible characters aside."""
+    found, wanted = _case_words(_original(ft, start, end)), _case_words(term.text)
+    if term.prefix and found and wanted:
+        found[len(wanted) - 1] = found[len(wanted) - 1][:len(wanted[-1])]
+    return found[:len(wanted)] == wanted
+
+
+def _case_words(text: str) -> list[str]:
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+                   and unicodedata.category(c) != "Cf")
+    return WORD_RE.findall(unicodedata.normalize("NFKC", text).translate(DIGITS))
 
 
 def _original(ft: _FieldText, start: int, end: int) -> str:
@@ -288,14 +301,17 @@ def _span(ft: _FieldText, start: int, end: int) -> tuple[int, int]:
     if ft.offsets is None:
         _, ft.offsets = normalize_with_offsets(ft.text)
     a, b = original_span(ft.offsets, start, end)
-    while b > a and not ft.text[b - 1].isalnum() and ft.text[b - 1] not in "'’*":
-        b -= 1  # the span also covers what normalisation dropped after it (spaces, marks)
+    # The span also covers what normalisation dropped after it: keep marks and tatweel, not spaces.
+    while b > a and unicodedata.category(ft.text[b - 1])[0] in "ZPSC":
+        b -= 1
     return a, b
 
 
 def _word_index(ft: _FieldText, position: int) -> int:
     if ft.word_starts is None:
-        ft.word_starts = [m.start() for m in WORD_RE.finditer(ft.norm)]
+        # l’, d’, qu’... are not words for NEAR: "souveraineté de l’IA" is one word apart.
+        ft.word_starts = [m.start() for m in WORD_RE.finditer(ft.norm)
+                          if not (m.group() in ELISIONS and ft.norm[m.end():m.end() + 1] == "'")]
     low, high = 0, len(ft.word_starts)
     while low < high:
         middle = (low + high) // 2

@@ -45,11 +45,13 @@ class Plan:
 
 
 def make_plan(topic: Topic, ids: dict[Term, int]) -> Plan:
-    none = tuple(ids[t] for t in topic.none)
-    positive = tuple(dict.fromkeys(ids[t] for t in topic.any + topic.all if ids[t] not in none))
+    """A topic's lists as distinct term ids (a term listed twice counts once)."""
+    def distinct(terms: tuple[Term, ...]) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(ids[t] for t in terms))
+
     return Plan(simple=topic.query is None and set(topic.fields) == set(FIELDS),
-                 any=tuple(ids[t] for t in topic.any), all=tuple(ids[t] for t in topic.all),
-                 none=none, positive=positive)
+                any=distinct(topic.any), all=distinct(topic.all), none=distinct(topic.none),
+                positive=distinct(topic.positive_terms()))
 
 
 def build_automaton(patterns: dict[str, tuple]) -> ahocorasick.Automaton | None:
@@ -66,17 +68,23 @@ def bounded_keys(term: Term) -> list[tuple[str, int, int]]:
     """(" clitic+term ", clitic length, trailing boundary length) for each form the term may take."""
     trail = "" if term.prefix else " "
     forms = [(clitic, clitic + term.norm) for clitic in clitics_of(term)]
-    if is_arabic(term.norm) and term.norm.startswith("ال") and len(term.norm) > 3:
-        # ل + الذكاء is written للذكاء: the hit covers للذكاء, the clitic before it is و or ف.
-        forms += [(clitic, clitic + "ل" + term.norm[1:]) for clitic in CLITICS_BEFORE_LL]
+    if term.norm.startswith("ال") and len(term.norm) > 3:
+        # ل + الذكاء is written للذكاء, and ل + اللغة للغة (no third lam): the hit covers it.
+        word = term.norm[2:]
+        contracted = ("ل" if word.startswith("ل") else "لل") + word
+        forms += [(clitic, clitic + contracted) for clitic in CLITICS_BEFORE_LL]
+    elif is_arabic(term.norm):
+        forms += [(clitic, clitic + "لل" + term.norm) for clitic in CLITICS_BEFORE_LL]
     return [(f" {form}{trail}", len(clitic), len(trail)) for clitic, form in forms]
 
 
 def clitics_of(term: Term) -> tuple[str, ...]:
+    """The clitic prefixes a term may carry. Arabic text attaches them to the names, brands and
+    numbers it quotes in Latin letters too (بـChatGPT, الـ5G): so do terms written with a capital or a
+    digit. Lowercase Latin phrases get none, which keeps the automaton small."""
     if is_arabic(term.norm):
         return CLITICS_BEFORE_AL if term.norm.startswith("ال") else CLITICS
-    # Arabic text attaches its clitics to acronyms and numbers too: الـ5G, بالـAI.
-    if term.exact_case or term.norm[:1].isdigit():
+    if any(c.isupper() or c.isdigit() for c in term.text):
         return CLITICS
     return ("",)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alerts.query import Node, TermRef, evaluate, parse_query, query_terms, satisfiable
+from alerts.query import Node, Not, TermRef, evaluate, parse_query, query_terms, satisfiable
 from crawler.exceptions import QueryError
-from crawler.normalize import normalize
+from crawler.normalize import WORD_RE, normalize
 from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_yaml
 
 TOPIC_KEYS = ("name", "title", "any", "all", "none", "query", "exact_case", "fields", "languages",
@@ -45,6 +45,13 @@ class Topic:
     enabled: bool = True
     notes: str = ""
 
+    def positive_terms(self) -> tuple[Term, ...]:
+        """The terms whose hits justify a match: any, all, and query terms not under NOT."""
+        wanted = {(r.text, r.prefix, r.field) for r in positive_refs(self.query)} if self.query else set()
+        query = tuple(t for t in self.query_terms if (t.text, t.prefix, t.field) in wanted)
+        none = set(self.none)
+        return tuple(dict.fromkeys(t for t in self.any + self.all + query if t not in none))
+
     def terms(self) -> tuple[Term, ...]:
         """Every distinct term of the topic (positive and negative)."""
         return tuple(dict.fromkeys(self.any + self.all + self.none + self.query_terms))
@@ -75,8 +82,14 @@ def make_term(text: str, exact: frozenset[str], field_name: str | None = None,
     text = text.strip()
     if text.endswith("*"):
         text, prefix = text[:-1].rstrip(), True
-    return Term(text=text, norm=normalize(text), prefix=prefix, exact_case=text in exact,
+    return Term(text=text, norm=term_key(text), prefix=prefix, exact_case=text in exact,
                 field=field_name)
+
+
+def term_key(text: str) -> str:
+    """The words of a term, normalised and joined by single spaces ("Côte d'Ivoire": "cote d ivoire");
+    the matcher reads text the same way, punctuation being a word boundary."""
+    return " ".join(WORD_RE.findall(normalize(text)))
 
 
 def load_topics(path: Path, sources: set[str] | None = None) -> Topics:
@@ -112,11 +125,12 @@ def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None)
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.add(key + ("name",), f"invalid or missing name {name!r}",
                      "use lowercase letters, digits and '-', e.g. ia or maroc-digital-2030", owner)
-    exact = frozenset(_strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner))
+    exact = frozenset(t.rstrip("*").strip()
+                      for t in _strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner))
     lists = {k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))
              for k in ("any", "all", "none")}
     query, query_terms_ = _query(raw.get("query"), key + ("query",), problems, owner, exact)
-    if not (lists["any"] or lists["all"] or query is not None):
+    if not (lists["any"] or lists["all"] or "query" in raw):
         problems.add(key, "no rule", "give at least one of any, all or query", owner)
     topic_fields = _choice(raw.get("fields", list(FIELDS)), FIELDS, key + ("fields",), problems, owner)
     languages = _choice(raw.get("languages", []), LANGUAGES, key + ("languages",), problems, owner)
@@ -145,8 +159,11 @@ def _strings(raw: Any, key: KeyPath, problems: Problems, owner: str) -> list[str
     for index, value in enumerate(raw):
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             problems.add(key + (index,), f"expected a word or phrase, got {value!r}", hint, owner)
-        elif not normalize(str(value).rstrip("*")):
+        elif not term_key(str(value).rstrip("*")):
             problems.add(key + (index,), f"{str(value)!r} has no letter or digit", hint, owner)
+        elif "*" in str(value).rstrip("*"):
+            problems.add(key + (index,), f"'*' only works at the end of a term, not in {str(value)!r}",
+                         "write souverain* for every word that starts with souverain", owner)
         else:
             out.append(str(value))
     return out
@@ -173,7 +190,7 @@ def _query(raw: Any, key: KeyPath, problems: Problems, owner: str,
 
 
 def _term_of(ref: TermRef, exact: frozenset[str]) -> Term:
-    return Term(text=ref.text, norm=normalize(ref.text), prefix=ref.prefix,
+    return Term(text=ref.text, norm=term_key(ref.text), prefix=ref.prefix,
                 exact_case=ref.text in exact, field=ref.field)
 
 
@@ -189,6 +206,9 @@ def _choice(raw: Any, allowed: tuple[str, ...], key: KeyPath, problems: Problems
         raw = [raw]
     if not problems.expect(raw, list, key, hint, owner):
         return ()
+    if not raw and key[-1] == "fields":
+        problems.add(key, "empty list: the topic could never match", "leave 'fields' out to look everywhere",
+                     owner)
     for index, value in enumerate(raw):
         if value not in allowed:
             problems.add(key + (index,), f"unknown value {value!r}", hint, owner)
@@ -241,3 +261,13 @@ def never_matches(topic: Topic, source_languages: dict[str, tuple[str, ...]]) ->
         if spoken and not spoken & set(topic.languages):
             return "none of its sources publishes in its languages"
     return None
+
+
+def positive_refs(node: Node) -> list[TermRef]:
+    """Query terms that are not under a NOT."""
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, TermRef):
+        return [node]
+    children = (node.left, node.right) if hasattr(node, "left") else node.items
+    return [ref for child in children for ref in positive_refs(child)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crawler.fingerprint import content_hash, fingerprint_text
 from crawler.items import ArticleItem
+from crawler.normalize import normalize
 from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
 
@@ -16,7 +17,8 @@ def build_record(item: ArticleItem) -> StoredArticle:
     fields = {name: getattr(item, name) for name in ARTICLE_FIELDS}
     fields["url"] = clean_url(item.url)
     keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
-    digest = content_hash(item.title, item.summary, item.body)
+    # On normalised text: a typographic apostrophe or a re-encoded entity is not a change.
+    digest = content_hash(*(normalize(x or "") for x in (item.title, item.summary, item.body)))
     fingerprint = item.fingerprint
     if fingerprint is None:
         fingerprint = fingerprint_text(item.title, item.summary, item.body)

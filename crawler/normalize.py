@@ -34,6 +34,8 @@ _PUNCT = {
     **dict.fromkeys("\u2019\u2018\u201b\u02bc`\u00b4\u2032", "'"),
     **dict.fromkeys("\u00ab\u00bb\u201c\u201d\u201e\u201f\u2039\u203a", '"'),
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212-", " "),
+    # Ligatures that Unicode does not decompose: "mise en œuvre" is written "oeuvre" too.
+    "\u0153": "oe", "\u00e6": "ae",
 }
 _ARABIC = {
     **dict.fromkeys("\u0623\u0625\u0622\u0671", "\u0627"),  # أ إ آ ٱ -> ا
@@ -216,9 +218,9 @@ def _nfc_with_offsets(folded: str, where: list[int]) -> tuple[str, list[int]]:
 
 def _collapse_with_offsets(folded: str, where: np.ndarray, size: int) -> tuple[str, list[int]]:
     # As _SPACES_RE and strip(" ") do: keep a space only after a non-space, then drop a final one.
-    codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     space = codes == 32
     keep = np.flatnonzero(~(space & np.concatenate(([True], space[:-1]))))
     if keep.size and space[keep[-1]]:
         keep = keep[:-1]
-    return codes[keep].tobytes().decode("utf-32-le"), where[keep].tolist() + [size]
+    return codes[keep].tobytes().decode("utf-32-le", "surrogatepass"), where[keep].tolist() + [size]

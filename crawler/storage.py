@@ -197,8 +197,8 @@ class Archive:
     def _refresh(self, article_id: int, article: StoredArticle) -> StoreResult:
         self._add_keys(article_id, article.keys)
         old = self.db["articles"].get(article_id)
-        if old["content_hash"] == article.content_hash or not (article.fields.get("body")
-                                                                or article.fields.get("title")):
+        body_lost = old["body"] and not article.fields.get("body")  # e.g. a feed's summary only
+        if old["content_hash"] == article.content_hash or body_lost or not article.fields.get("title"):
             return StoreResult("duplicate", article_id, old["story_id"])
         now = utc_now_iso()
         self.db["article_versions"].insert({
@@ -214,16 +214,24 @@ class Archive:
         return StoreResult("updated", article_id, old["story_id"])
 
     def _save_matches(self, article_id: int, matcher: Matcher) -> None:
+        """Match the article; a topic it still matches keeps its first matched_at (no second alert)."""
         row = self.db.conn.execute(
             "SELECT title, summary, body, language, source, version FROM articles WHERE id = ?",
             [article_id]).fetchone()
-        found = matcher.match(Article(row[0] or "", row[1] or "", row[2] or "", row[3], row[4]))
-        self.db.conn.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
+        found = {m.topic: m for m in matcher.match(Article(row[0] or "", row[1] or "", row[2] or "",
+                                                             row[3], row[4]))}
+        known = {r[0] for r in self.db.conn.execute(
+            "SELECT topic FROM matches WHERE article_id = ?", [article_id])}
+        self.db.conn.executemany("DELETE FROM matches WHERE article_id = ? AND topic = ?",
+                                 [(article_id, topic) for topic in known - found.keys()])
         now = utc_now_iso()
-        for match in found:
+        for match in found.values():
             self.db.conn.execute(
-                "INSERT INTO matches (article_id, topic, terms, fields, spans, article_version, "
-                "matched_at) VALUES (?, ?, ?, ?, ?, ?, ?)", [article_id, *match_row(match), row[5], now])
+                "INSERT INTO matches (article_id, topic, terms, fields, spans, article_version, matched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(article_id, topic) DO UPDATE SET "
+                "terms = excluded.terms, fields = excluded.fields, spans = excluded.spans, "
+                "article_version = excluded.article_version",
+                [article_id, *match_row(match), row[5], now])
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",

@@ -34,3 +34,12 @@ def test_every_table_and_column_is_documented(tmp_path: Path) -> None:
         if table != "articles_fts":
             for column in db[table].columns_dict:
                 assert f"`{column}`" in README, f"{table}.{column}"
+
+
+def test_the_readme_topic_example_loads(tmp_path: Path) -> None:
+    from alerts.topics import load_topics
+
+    block = README.split("### keywords.yaml: topics", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    (tmp_path / "keywords.yaml").write_text(block, "utf-8")
+    topics = load_topics(tmp_path / "keywords.yaml", {"hespress-fr", "le360-fr", "medias24"})
+    assert [t.name for t in topics.topics] == ["ia", "jazari", "mistral-ai", "souverainete"]
