@@ -10,7 +10,7 @@ from typing import Any
 from alerts.query import Node, Not, TermRef, evaluate, parse_query, query_terms, satisfiable
 from crawler.exceptions import QueryError
 from crawler.normalize import WORD_RE, normalize
-from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_yaml
+from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_named_list
 
 TOPIC_KEYS = ("name", "title", "any", "all", "none", "query", "exact_case", "fields", "languages",
               "sources", "enabled", "notes")
@@ -94,25 +94,8 @@ def term_key(text: str) -> str:
 
 def load_topics(path: Path, sources: set[str] | None = None) -> Topics:
     """Read and validate a keywords file; ConfigError lists every problem."""
-    raw, lines = load_yaml(path)
-    problems = Problems(path, lines)
-    if not isinstance(raw, dict) or not isinstance(raw.get("topics"), list):
-        problems.add(("topics",), "the file must hold a 'topics:' list",
-                     "start the file with 'topics:' and one '- name: ...' entry per topic")
-        problems.raise_if_any()
-    problems.check_keys(raw, ["topics"], ())
-    topics, seen = [], set()
-    for index, item in enumerate(raw["topics"]):
-        topic = _topic(item, ("topics", index), problems, sources)
-        if topic is None:
-            continue
-        if topic.name in seen:
-            problems.add(("topics", index, "name"), f"duplicate topic name '{topic.name}'",
-                         "every topic needs its own name", f"topic '{topic.name}'")
-        seen.add(topic.name)
-        topics.append(topic)
-    problems.raise_if_any()
-    return Topics(path, tuple(topics))
+    return Topics(path, load_named_list(path, "topics", "topic", "topic",
+                                        lambda raw, key, problems: _topic(raw, key, problems, sources)))
 
 
 def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None) -> Topic | None:

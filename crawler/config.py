@@ -14,7 +14,7 @@ from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_schedule
 from crawler.selectors import selector_error
 from crawler.settings_spec import Settings, validate_settings
-from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_yaml
+from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_named_list, load_yaml
 
 SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
                "fallbacks", "schedule", "timezone", "extract", "enabled", "notes")
@@ -118,26 +118,9 @@ def load_config(directory: Path) -> Config:
 
 def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:
     """Validate sources.yaml into Source objects."""
-    raw, lines = load_yaml(path)
-    problems = Problems(path, lines)
-    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
-        problems.add(("sources",), "the file must hold a 'sources:' list",
-                     "start the file with 'sources:' and one '- name: ...' entry per site")
-        problems.raise_if_any()
-    problems.check_keys(raw, ["sources"], ())
     default_schedule = parse_schedule({"every": settings.default_schedule})
-    sources, seen = [], set()
-    for index, item in enumerate(raw["sources"]):
-        source = _source(item, ("sources", index), problems, default_schedule)
-        if source is None:
-            continue
-        if source.name in seen:
-            problems.add(("sources", index, "name"), f"duplicate source name '{source.name}'",
-                         "every source needs its own name", f"source '{source.name}'")
-        seen.add(source.name)
-        sources.append(source)
-    problems.raise_if_any()
-    return tuple(sources)
+    return load_named_list(path, "sources", "source", "site",
+                           lambda raw, key, problems: _source(raw, key, problems, default_schedule))
 
 
 def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule) -> Source | None:

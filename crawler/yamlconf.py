@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,3 +122,28 @@ def _article(name: str) -> str:
     names = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
              "list": "a list", "dict": "a mapping"}
     return " or ".join(names.get(n, n) for n in name.split(" or "))
+
+
+def load_named_list(path: Path, section: str, kind: str, per: str,
+                    build: Callable[[Any, KeyPath, Problems], Any]) -> tuple[Any, ...]:
+    """Read a file holding one `section:` list of named entries (sources, topics, watchers): build
+    each with `build`, which records its own problems, and refuse two entries with one name."""
+    raw, lines = load_yaml(path)
+    problems = Problems(path, lines)
+    if not isinstance(raw, dict) or not isinstance(raw.get(section), list):
+        problems.add((section,), f"the file must hold a '{section}:' list",
+                     f"start the file with '{section}:' and one '- name: ...' entry per {per}")
+        problems.raise_if_any()
+    problems.check_keys(raw, [section], ())
+    items, seen = [], set()
+    for index, entry in enumerate(raw[section]):
+        item = build(entry, (section, index), problems)
+        if item is None:
+            continue
+        if item.name in seen:
+            problems.add((section, index, "name"), f"duplicate {kind} name '{item.name}'",
+                         f"every {kind} needs its own name", f"{kind} '{item.name}'")
+        seen.add(item.name)
+        items.append(item)
+    problems.raise_if_any()
+    return tuple(items)
