@@ -106,14 +106,16 @@ class Matcher:
         # Per topic: how many distinct 'all' terms must be seen, and whether an 'any' term must be.
         self.required = [(len(set(self.plans[t.name].all)), bool(self.plans[t.name].any))
                          for t in self.topics]
-        # key -> ([(term id, clitic length)] plain, [...] exact case, key length, trailing boundary)
-        keys: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]], int, int]] = {}
+        # key -> (trailing boundary, [(term id, back)] plain, [...] exact case): a hit ending at
+        # `end` of the framed text spans end - back .. end - trail in the normalised field.
+        keys: dict[str, tuple[int, list[tuple[int, int]], list[tuple[int, int]]]] = {}
         for term in self.term_list:
             for key, skip, trail in bounded_keys(term):
-                entry = keys.setdefault(key, ([], [], len(key), trail))
-                entry[1 if term.exact_case else 0].append((self.term_ids[term], skip))
-        self.bounded = build_automaton({k: (tuple(plain), tuple(exact), *rest)
-                                        for k, (plain, exact, *rest) in keys.items()})
+                entry = keys.setdefault(key, (trail, [], []))
+                back = len(key) - 1 - skip
+                entry[2 if term.exact_case else 1].append((self.term_ids[term], back))
+        self.bounded = build_automaton({k: (trail, tuple(plain), tuple(exact))
+                                        for k, (trail, plain, exact) in keys.items()})
         self.bare = None  # built on first explain(): only `veille try` needs near misses
 
     def _id(self, term: Term) -> int:
@@ -166,18 +168,18 @@ class Matcher:
             return hits
         for name, ft in texts.items():
             norm = ft.norm
-            framed = " " + norm.translate(SCAN_TABLE) + " "
-            for end, (plain, exact, key_len, trail) in self.bounded.iter(framed):
-                # framed = " " + text + " ": the key's leading space sits where the clitic starts - 1.
-                begin, stop = end - key_len + 1, end - trail
+            if not norm:
+                continue
+            for end, (trail, plain, exact) in self.bounded.iter(" " + norm.translate(SCAN_TABLE) + " "):
+                stop = end - trail
                 if not trail:  # a prefix: the hit covers the whole word it starts
                     while stop < len(norm) and norm[stop].isalnum():
                         stop += 1
-                for term_id, skip in plain:
-                    hits[term_id].append((name, begin + skip, stop))
-                for term_id, skip in exact:
-                    if _case_ok(self.term_list[term_id], ft, begin + skip, stop):
-                        hits[term_id].append((name, begin + skip, stop))
+                for term_id, back in plain:
+                    hits[term_id].append((name, end - back, stop))
+                for term_id, back in exact:
+                    if _case_ok(self.term_list[term_id], ft, end - back, stop):
+                        hits[term_id].append((name, end - back, stop))
         return hits
 
     def _likely(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
