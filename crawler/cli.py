@@ -51,7 +51,7 @@ def check(ctx: click.Context) -> None:
     enabled = sum(s.enabled for s in config.sources)
     topics = len(config.topics.enabled())
     click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled; {spread}); "
-               f"{topics} topics; database {config.database_path()}")
+               f"{topics} topics; {len(config.watchers)} watchers; database {config.database_path()}")
     from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics
 

@@ -1,4 +1,4 @@
-"""Load and validate the config directory (settings, sources, keywords) into frozen, typed objects."""
+"""Load and validate the config directory (settings, sources, keywords, watchers) into typed objects."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.topics import Topics, load_topics
+from alerts.watchers import Watcher, load_watchers
 from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_schedule
 from crawler.selectors import selector_error
@@ -67,6 +68,7 @@ class Config:
     settings: Settings
     sources: tuple[Source, ...]
     topics: Topics = field(default_factory=lambda: Topics(Path("keywords.yaml")))
+    watchers: tuple[Watcher, ...] = ()
 
     def source(self, name: str) -> Source:
         """The source called `name`; KeyError if unknown."""
@@ -111,9 +113,16 @@ def load_config(directory: Path) -> Config:
             topics = load_topics(topics.path, {s.name for s in sources} if sources else None)
     except ConfigError as exc:
         messages += exc.problems
+    watchers: tuple[Watcher, ...] = ()
+    try:
+        if (directory / "watchers.yaml").exists():
+            watchers = load_watchers(directory / "watchers.yaml", {t.name for t in topics.topics},
+                                     {s.name for s in sources}, os.environ)
+    except ConfigError as exc:
+        messages += exc.problems
     if messages:
         raise ConfigError(messages)
-    return Config(directory, settings, sources, topics)
+    return Config(directory, settings, sources, topics, watchers)
 
 
 def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:
