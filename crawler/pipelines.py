@@ -36,7 +36,8 @@ class ArchivePipeline:
         path, settings = spider.archive.path, spider.config.settings
         writer = BatchWriter(lambda: Archive.open(path, story_similarity=settings.story_similarity,
                                                   story_window_days=settings.story_window_days),
-                             matcher=Matcher(spider.config.topics.enabled()))
+                             matcher=Matcher(spider.config.topics.enabled()),
+                             watchers=spider.config.watchers)
         return cls(writer, spider.runs, crawler.stats, str(path))
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:

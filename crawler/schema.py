@@ -76,6 +76,20 @@ def m002_matches(db: Database) -> None:
     db.execute("CREATE INDEX matches_topic ON matches(topic, matched_at)")
 
 
+@migrations()
+def m003_deliveries(db: Database) -> None:
+    """The outbox: what each watcher is owed, per story and channel, and when it is due."""
+    db.execute("""
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY, watcher TEXT NOT NULL, story_key TEXT NOT NULL,
+            channel TEXT NOT NULL, article_id INTEGER NOT NULL REFERENCES articles(id),
+            articles TEXT NOT NULL, topics TEXT NOT NULL, status TEXT NOT NULL,
+            due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            created_at TEXT NOT NULL, sent_at TEXT,
+            UNIQUE (watcher, story_key, channel))""")
+    db.execute("CREATE INDEX deliveries_due ON deliveries(status, due_at)")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

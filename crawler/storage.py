@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from alerts.matcher import Article, match_row
 from crawler.dates import format_utc, utc_now, utc_now_iso
 from crawler.exceptions import StorageError
 from crawler.fingerprint import lsh_bands, similarity
+from crawler.matchstore import owe, save_matches
 from crawler.normalize import normalize
 from crawler.runs import SourceRun
 from crawler.schema import migrate
 
 if TYPE_CHECKING:
     from alerts.matcher import Matcher
+    from alerts.watchers import Watcher
     from crawler.config import Config
 
 
@@ -129,8 +130,8 @@ class Archive:
             raise result
         return result
 
-    def store_many(self, articles: list[StoredArticle],
-                   matcher: Matcher | None = None) -> list[StoreResult | Exception]:
+    def store_many(self, articles: list[StoredArticle], matcher: Matcher | None = None,
+                   watchers: tuple[Watcher, ...] = ()) -> list[StoreResult | Exception]:
         """Store several articles in one transaction, matching new and changed ones against the
         topics; one article that fails is rolled back alone."""
         results: list[StoreResult | Exception] = []
@@ -140,7 +141,9 @@ class Archive:
                     with self.db.atomic():  # a savepoint per article
                         result = self._store_one(article)
                         if matcher is not None and result.outcome != "duplicate":
-                            self._save_matches(result.article_id, matcher)
+                            new_topics = save_matches(self.db.conn, result.article_id, matcher)
+                            if new_topics and watchers:
+                                owe(self.db.conn, result.article_id, result.story_id, new_topics, watchers)
                         results.append(result)
                 except sqlite3.Error as exc:
                     if not self.db.conn.in_transaction:
@@ -212,26 +215,6 @@ class Archive:
         self.db["articles"].update(article_id, changes)
         self._index(article_id, self.db["articles"].get(article_id))
         return StoreResult("updated", article_id, old["story_id"])
-
-    def _save_matches(self, article_id: int, matcher: Matcher) -> None:
-        """Match the article; a topic it still matches keeps its first matched_at (no second alert)."""
-        row = self.db.conn.execute(
-            "SELECT title, summary, body, language, source, version FROM articles WHERE id = ?",
-            [article_id]).fetchone()
-        found = {m.topic: m for m in matcher.match(Article(row[0] or "", row[1] or "", row[2] or "",
-                                                             row[3], row[4]))}
-        known = {r[0] for r in self.db.conn.execute(
-            "SELECT topic FROM matches WHERE article_id = ?", [article_id])}
-        self.db.conn.executemany("DELETE FROM matches WHERE article_id = ? AND topic = ?",
-                                 [(article_id, topic) for topic in known - found.keys()])
-        now = utc_now_iso()
-        for match in found.values():
-            self.db.conn.execute(
-                "INSERT INTO matches (article_id, topic, terms, fields, spans, article_version, matched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(article_id, topic) DO UPDATE SET "
-                "terms = excluded.terms, fields = excluded.fields, spans = excluded.spans, "
-                "article_version = excluded.article_version",
-                [article_id, *match_row(match), row[5], now])
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from alerts.matcher import Matcher
+from alerts.watchers import Watcher
 from crawler.storage import Archive, StoredArticle, StoreResult
 
 logger = logging.getLogger(__name__)
@@ -21,9 +22,11 @@ class BatchWriter:
     """Queue records; store them in batches of up to `max_batch`, at most `max_delay` seconds late."""
 
     def __init__(self, open_archive: Callable[[], Archive], max_batch: int = 64,
-                 max_delay: float = 0.1, matcher: Matcher | None = None) -> None:
+                 max_delay: float = 0.1, matcher: Matcher | None = None,
+                 watchers: tuple[Watcher, ...] = ()) -> None:
         self.open_archive = open_archive
         self.matcher = matcher  # replaced as a whole when the topics are reloaded
+        self.watchers = watchers
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.pending: list[tuple[StoredArticle, asyncio.Future[StoreResult]]] = []
@@ -68,7 +71,7 @@ class BatchWriter:
     def _write(self, records: list[StoredArticle]) -> list[StoreResult | Exception]:
         if self.archive is None:
             self.archive = self.open_archive()
-        return self.archive.store_many(records, self.matcher)
+        return self.archive.store_many(records, self.matcher, self.watchers)
 
     async def close(self) -> None:
         """Write what is left, then close the archive and stop the thread."""

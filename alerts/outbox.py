@@ -1,0 +1,86 @@
+"""The deliveries a match owes: one per watcher, story and channel, due when the watcher wants it (pure)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.watchers import Watcher
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NAMESPACE = uuid.UUID("6b1d7f52-4c4e-4f0a-9a53-76656c6c6531")  # fixed: delivery ids never change
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One delivery to write: who, which story, which channel, when."""
+
+    id: str
+    watcher: str
+    story_key: str
+    channel: str
+    due_at: datetime
+
+
+def channels_of(watcher: Watcher) -> list[str]:
+    """The watcher's channels, named as deliveries record them."""
+    names = ["email"] if watcher.email else []
+    names += ["webhook"] if watcher.webhook else []
+    return names + [f"apprise:{i}" for i in range(len(watcher.apprise))]
+
+
+def delivery_id(watcher: str, story_key: str, channel: str) -> str:
+    """A stable id for (watcher, story, channel): a receiver can drop a repeated message by it."""
+    return str(uuid.uuid5(NAMESPACE, f"{watcher}\n{story_key}\n{channel}"))
+
+
+def owed(watcher: Watcher, story_key: str, now: datetime) -> list[Owed]:
+    """The deliveries one story owes a watcher, one per channel, all due at the same time."""
+    due = due_time(watcher, now)
+    return [Owed(delivery_id(watcher.name, story_key, channel), watcher.name, story_key, channel, due)
+            for channel in channels_of(watcher)]
+
+
+def due_time(watcher: Watcher, now: datetime) -> datetime:
+    """When a delivery made now is due: at once, at the next digest, or when quiet hours end (UTC)."""
+    zone = ZoneInfo(watcher.timezone)
+    local = now.astimezone(zone)
+    if watcher.mode == "hourly":
+        local = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    elif watcher.mode.startswith(("daily ", "weekly ")):
+        local = _next_digest(watcher.mode, local)
+    return _after_quiet_hours(watcher.quiet_hours, local, zone).astimezone(now.tzinfo)
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _next_digest(mode: str, local: datetime) -> datetime:
+    parts = mode.split()
+    at = _clock(parts[-1])
+    candidate = datetime.combine(local.date(), at, local.tzinfo)
+    days = 1
+    if parts[0] == "weekly":
+        ahead = (WEEKDAYS.index(parts[1]) - local.weekday()) % 7
+        candidate += timedelta(days=ahead)
+        days = 7
+    while candidate <= local:
+        candidate += timedelta(days=days)
+    return candidate
+
+
+def _after_quiet_hours(quiet: str | None, local: datetime, zone: ZoneInfo) -> datetime:
+    if not quiet:
+        return local
+    start, end = (_clock(part) for part in quiet.split("-"))
+    now = local.time().replace(tzinfo=None)
+    inside = (start <= now < end) if start < end else (now >= start or now < end)
+    if not inside:
+        return local
+    day = local.date() if now < end else local.date() + timedelta(days=1)
+    # Built from the wall clock in the zone, so a Ramadan change of offset is respected.
+    return datetime.combine(day, end, zone)
