@@ -1,0 +1,128 @@
+"""What an alert says: the email (plain text and HTML) and the signed webhook payload (pure).
+
+Everything taken from an article is HTML-escaped in the HTML part; Arabic reads right to left
+because every block carries dir="auto".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+SCHEMA = "veille.alert/1"
+SNIPPET = 220
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One story owed to one watcher: the article, why it matched, and the other sites."""
+
+    delivery_id: str
+    watcher: str
+    topics: tuple[str, ...]
+    article: dict[str, Any]
+    matches: tuple[dict[str, Any], ...] = ()  # {topic, terms, spans: [{term, field, start, end, text}]}
+    others: tuple[dict[str, Any], ...] = field(default=())  # {source, url, title}
+
+
+def snippet(text: str, spans: list[dict[str, Any]], mark: tuple[str, str] = ("«", "»"),
+            escape: bool = False) -> str:
+    """Up to SNIPPET characters around the first matched span, every span in it marked."""
+    if not text:
+        return ""
+    spans = sorted({(s["start"], s["end"]) for s in spans})
+    start = max(0, spans[0][0] - SNIPPET // 3) if spans else 0
+    end = min(len(text), start + SNIPPET)
+    out, cursor = [], start
+    for a, b in spans:
+        if a < cursor or b > end:
+            continue
+        out += [_text(text[cursor:a], escape), mark[0], _text(text[a:b], escape), mark[1]]
+        cursor = b
+    out.append(_text(text[cursor:end], escape))
+    return ("… " if start else "") + " ".join("".join(out).split()) + (" …" if end < len(text) else "")
+
+
+def _text(value: str, escape: bool) -> str:
+    return html.escape(value) if escape else value
+
+
+def body_spans(alert: Alert) -> list[dict[str, Any]]:
+    """The spans of every match found in the article's body."""
+    return [s for m in alert.matches for s in m.get("spans", []) if s.get("field") == "body"]
+
+
+def subject(alert: Alert) -> str:
+    """'[Veille] ia, jazari: <title>' (UTF-8; the mail library encodes it)."""
+    title = " ".join((alert.article.get("title") or "(sans titre)").split())
+    return f"[Veille] {', '.join(alert.topics)}: {title}"[:200]
+
+
+def email_message(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
+    """A multipart plain text + HTML message for one alert."""
+    message = EmailMessage()
+    message["Subject"] = subject(alert)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Message-ID"] = make_msgid(idstring=alert.delivery_id.replace("-", ""), domain="veille.local")
+    message["X-Veille-Delivery"] = alert.delivery_id
+    message.set_content(plain_text(alert))
+    message.add_alternative(html_text(alert), subtype="html")
+    return message
+
+
+def plain_text(alert: Alert) -> str:
+    """The plain-text part."""
+    article, terms = alert.article, _terms(alert)
+    lines = [article.get("title") or "", f"{article.get('source')} · {article.get('published_at') or ''}",
+             article.get("url") or "", "", snippet(article.get("body") or "", body_spans(alert)), "",
+             f"Topics: {', '.join(alert.topics)} (terms: {', '.join(terms)})"]
+    if alert.others:
+        lines += ["", "Also carried by:"] + [f"- {o['source']}: {o['url']}" for o in alert.others]
+    return "\n".join(lines) + "\n"
+
+
+def html_text(alert: Alert) -> str:
+    """The HTML part: everything from the article escaped, every block dir="auto"."""
+    a, esc = alert.article, html.escape
+    found = snippet(a.get("body") or "", body_spans(alert), ("<mark>", "</mark>"), escape=True)
+    others = "".join(f'<li dir="auto">{esc(o["source"])}: <a href="{esc(o["url"], quote=True)}">'
+                     f'{esc(o.get("title") or o["url"])}</a></li>' for o in alert.others)
+    return (
+        '<!DOCTYPE html><html><body>'
+        f'<h2 dir="auto"><a href="{esc(a.get("url") or "", quote=True)}">{esc(a.get("title") or "")}</a></h2>'
+        f'<p dir="auto">{esc(str(a.get("source") or ""))} · {esc(str(a.get("published_at") or ""))}</p>'
+        f'<p dir="auto">{found}</p>'
+        f'<p dir="auto">Topics: {esc(", ".join(alert.topics))} (terms: {esc(", ".join(_terms(alert)))})</p>'
+        + (f'<p>Also carried by:</p><ul>{others}</ul>' if others else "")
+        + "</body></html>")
+
+
+def _terms(alert: Alert) -> list[str]:
+    return list(dict.fromkeys(t for m in alert.matches for t in m.get("terms", [])))
+
+
+def webhook_payload(alert: Alert) -> bytes:
+    """The JSON body of schema veille.alert/1 (documented in the README)."""
+    article = {k: alert.article.get(k) for k in ("id", "url", "title", "source", "language",
+                                                   "published_at", "author", "summary")}
+    data = {"schema": SCHEMA, "delivery_id": alert.delivery_id, "watcher": alert.watcher,
+            "topics": list(alert.topics), "article": article, "matches": list(alert.matches),
+            "story": {"other_sites": list(alert.others)}}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def signature(body: bytes, secret: str) -> str:
+    """X-Veille-Signature: 'sha256=' + HMAC-SHA256 of the body, as GitHub signs its webhooks."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, header: str) -> bool:
+    """How a receiver checks a payload (constant-time comparison)."""
+    return hmac.compare_digest(signature(body, secret), header)

@@ -1,0 +1,49 @@
+"""Alert content: the email parts, escaping, right-to-left Arabic, the signed webhook payload."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+
+from alerts.render import Alert, email_message, signature, snippet, verify, webhook_payload
+
+BODY = "مقدمة طويلة. يهتم المغرب بالذكاء الاصطناعي في التعليم والصحة. خاتمة."
+START = BODY.index("الذكاء")
+ALERT = Alert(
+    delivery_id="5f0c3f5e-1111-5222-8333-444455556666", watcher="cellule-ia", topics=("ia",),
+    article={"id": 7, "url": "https://www.hespress.com/x-1701661.html", "title": "<script>alert(1)</script> الذكاء",
+             "source": "hespress-ar", "language": "ar", "published_at": "2026-02-15T03:12:22Z", "body": BODY},
+    matches=({"topic": "ia", "terms": ["الذكاء الاصطناعي"],
+              "spans": [{"term": "الذكاء الاصطناعي", "field": "body", "start": START,
+                         "end": START + len("الذكاء الاصطناعي"), "text": "الذكاء الاصطناعي"}]},),
+    others=({"source": "le360-ar", "url": "https://ar.le360.ma/y_ABC/", "title": "عنوان آخر"},))
+
+
+def test_email_is_multipart_with_a_utf8_subject_and_escaped_html() -> None:
+    raw = email_message(ALERT, "veille@example.ma", ["a@example.ma"]).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "[Veille] ia: <script>alert(1)</script> الذكاء"
+    assert parsed["X-Veille-Delivery"] == ALERT.delivery_id
+    plain = parsed.get_body(("plain",)).get_content()
+    html_part = parsed.get_body(("html",)).get_content()
+    assert "«الذكاء الاصطناعي»" in plain and "le360-ar: https://ar.le360.ma/y_ABC/" in plain
+    assert "<script>" not in html_part and "&lt;script&gt;" in html_part
+    assert '<mark>الذكاء الاصطناعي</mark>' in html_part and 'dir="auto"' in html_part
+
+
+def test_snippet_marks_spans_and_escapes_between_them() -> None:
+    text = "a < b et l'IA > c"
+    spans = [{"start": 11, "end": 13}]
+    assert snippet(text, spans, ("<b>", "</b>"), escape=True) == "a &lt; b et l&#x27;<b>IA</b> &gt; c"
+
+
+def test_webhook_payload_is_versioned_and_signed() -> None:
+    body = webhook_payload(ALERT)
+    data = json.loads(body)
+    assert data["schema"] == "veille.alert/1" and data["delivery_id"] == ALERT.delivery_id
+    assert data["matches"][0]["spans"][0]["text"] == "الذكاء الاصطناعي"
+    assert data["story"]["other_sites"][0]["source"] == "le360-ar"
+    header = signature(body, "s3cret")
+    assert header.startswith("sha256=") and verify(body, "s3cret", header)
+    assert not verify(body + b" ", "s3cret", header) and not verify(body, "other", header)
