@@ -90,6 +90,16 @@ def m003_deliveries(db: Database) -> None:
     db.execute("CREATE INDEX deliveries_due ON deliveries(status, due_at)")
 
 
+@migrations()
+def m004_delivery_attempts(db: Database) -> None:
+    """The ledger: every attempt to send a delivery, with its outcome."""
+    db.execute("""
+        CREATE TABLE delivery_attempts (
+            id INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+            attempted_at TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL, error TEXT)""")
+    db.execute("CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id)")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

@@ -44,7 +44,17 @@ SETTINGS: tuple[Setting, ...] = (
             "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1),
     Setting("story_window_days", int, 7, "how far back a reprint is linked to its story", 1),
     Setting("default_schedule", str, "15m", "crawl interval of sources without their own schedule"),
+    Setting("smtp_host", str, "", "SMTP server for email alerts; empty: email alerts wait, failing"),
+    Setting("smtp_port", int, 587, "SMTP port (587 STARTTLS, 465 implicit TLS, 25 plain)", 1),
+    Setting("smtp_tls", str, "starttls", "starttls, ssl (implicit TLS) or none"),
+    Setting("smtp_user", str, "", "SMTP login; empty: no authentication"),
+    Setting("smtp_password", str, "", "SMTP password, written as ${VARIABLE} (read from the environment)"),
+    Setting("smtp_from", str, "veille@localhost", "sender address of alert emails"),
+    Setting("delivery_timeout", (int, float), 15, "seconds before an SMTP or webhook send is abandoned", 1),
+    Setting("delivery_max_attempts", int, 8, "attempts before a delivery is marked dead", 1),
+    Setting("delivery_retry_seconds", int, 60, "first retry delay; doubled at each attempt, with jitter", 1),
 )
+CHOICES = {"smtp_tls": ("starttls", "ssl", "none")}
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,9 @@ def validate_settings(raw: Any, problems: Problems) -> Settings:
             continue
         if spec.minimum is not None and value < spec.minimum:
             problems.add((spec.name,), f"{value!r} is below the minimum {spec.minimum:g}", spec.help)
+            continue
+        if spec.name in CHOICES and value not in CHOICES[spec.name]:
+            problems.add((spec.name,), f"unknown value {value!r}", f"one of {', '.join(CHOICES[spec.name])}")
             continue
         values[spec.name] = value
     return Settings(values)

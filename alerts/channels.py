@@ -1,0 +1,83 @@
+"""Sending one alert through one channel; every send returns an Outcome instead of raising."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from alerts.render import signature
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a send did: ok, or the one-line reason it failed."""
+
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where email alerts go out (settings.yaml, the password read from the environment)."""
+
+    host: str
+    port: int = 587
+    tls: str = "starttls"
+    user: str = ""
+    password: str = ""
+    sender: str = "veille@localhost"
+    timeout: float = 15
+
+
+def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
+    """Send a message by SMTP (STARTTLS, implicit TLS or plain, with login when a user is set)."""
+    if not smtp.host:
+        return Outcome(False, "no SMTP server (hint: set smtp_host in settings.yaml)")
+    where = f"SMTP {smtp.host}:{smtp.port}"
+    try:
+        if smtp.tls == "ssl":
+            client: Any = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
+                                           context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            if smtp.tls == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if smtp.user:
+                client.login(smtp.user, smtp.password)
+            refused = client.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        return Outcome(False, f"{where}: {type(exc).__name__}: {_line(exc)} "
+                              "(hint: check smtp_host, smtp_port and smtp_tls; it is retried)")
+    if refused:
+        return Outcome(False, f"{where}: refused recipients {', '.join(sorted(refused))}")
+    return Outcome(True)
+
+
+def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: float) -> Outcome:
+    """POST a signed JSON payload; any answer other than 2xx is a failure."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8", "User-Agent": "Veille alerts",
+        "X-Veille-Delivery": delivery_id, "X-Veille-Signature": signature(body, secret)})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin's URL)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        return Outcome(False, f"webhook {url}: HTTP {exc.code} "
+                              "(hint: the receiver refused it; it is retried)")
+    except (OSError, urllib.error.URLError) as exc:
+        return Outcome(False, f"webhook {url}: {_line(getattr(exc, 'reason', exc))} "
+                              "(hint: the receiver is down or too slow; it is retried)")
+    if not 200 <= status < 300:
+        return Outcome(False, f"webhook {url}: HTTP {status}")
+    return Outcome(True)
+
+
+def _line(exc: object) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

@@ -1,0 +1,134 @@
+"""Sending the deliveries that are due: retries with backoff, a cap per hour, and a ledger of attempts.
+
+Delivery is at least once: each send is recorded right after it returns, so a crash in between can
+only repeat that one message, with the same delivery id.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from alerts.channels import Outcome, SmtpSettings, send_email, send_webhook
+from alerts.render import Alert, email_message, webhook_payload
+from alerts.watchers import Watcher
+from crawler.dates import format_utc
+
+
+@dataclass
+class Dispatched:
+    """What one dispatch pass did."""
+
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    postponed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry policy and channel settings."""
+
+    smtp: SmtpSettings
+    max_attempts: int = 8
+    retry_seconds: int = 60
+    timeout: float = 15
+
+
+def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
+                 jitter: Callable[[], float] = random.random) -> Dispatched:
+    """Send every delivery due at `now`; record each attempt; schedule retries or give up."""
+    result = Dispatched()
+    rows = conn.execute(
+        "SELECT id, watcher, channel, article_id, topics, attempts FROM deliveries "
+        "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
+        [format_utc(now)]).fetchall()
+    for delivery_id, name, channel, article_id, topics, attempts in rows:
+        watcher = watchers.get(name)
+        if watcher is None or not watcher.enabled:
+            _finish(conn, delivery_id, "suppressed", "the watcher was removed or disabled")
+            continue
+        if _capped(conn, watcher, now):
+            conn.execute("UPDATE deliveries SET due_at = ? WHERE id = ?",
+                         [format_utc(now + timedelta(minutes=10)), delivery_id])
+            conn.commit()
+            result.postponed += 1
+            continue
+        alert = load_alert(conn, delivery_id, name, article_id, json.loads(topics))
+        outcome = send(watcher, channel, alert, policy)
+        _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
+    return result
+
+
+def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcome:
+    """Send one alert through one of the watcher's channels."""
+    if channel == "email":
+        return send_email(policy.smtp, email_message(alert, policy.smtp.sender, list(watcher.email)))
+    if channel == "webhook" and watcher.webhook is not None:
+        return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
+                            webhook_payload(alert), alert.delivery_id, policy.timeout)
+    return Outcome(False, f"channel {channel} cannot send yet (hint: Apprise channels come later)")
+
+
+def load_alert(conn: sqlite3.Connection, delivery_id: str, watcher: str, article_id: int,
+               topics: list[str]) -> Alert:
+    """The alert's content from the archive: the article, its matches, the story's other sites."""
+    conn.row_factory = sqlite3.Row
+    try:
+        article = dict(conn.execute(
+            "SELECT id, url, title, source, language, published_at, author, summary, body, story_id "
+            "FROM articles WHERE id = ?", [article_id]).fetchone())
+        marks = ",".join("?" * len(topics))
+        rows = conn.execute(f"SELECT topic, terms, spans FROM matches WHERE article_id = ? "
+                            f"AND topic IN ({marks}) ORDER BY topic", [article_id, *topics])
+        matches = tuple({"topic": r["topic"], "terms": json.loads(r["terms"]),
+                         "spans": json.loads(r["spans"])} for r in rows)
+        others = tuple(dict(r) for r in conn.execute(
+            "SELECT source, url, title FROM articles WHERE story_id = ? AND id != ? ORDER BY first_seen",
+            [article["story_id"], article_id])) if article["story_id"] is not None else ()
+    finally:
+        conn.row_factory = None
+    return Alert(delivery_id, watcher, tuple(topics), article, matches, others)
+
+
+def _capped(conn: sqlite3.Connection, watcher: Watcher, now: datetime) -> bool:
+    if not watcher.max_per_hour:
+        return False
+    sent = conn.execute("SELECT COUNT(*) FROM deliveries WHERE watcher = ? AND status = 'sent' "
+                        "AND sent_at > ?", [watcher.name, format_utc(now - timedelta(hours=1))]).fetchone()[0]
+    return sent >= watcher.max_per_hour
+
+
+def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: Outcome, attempts: int,
+            policy: Policy, now: datetime, jitter: Callable[[], float], result: Dispatched) -> None:
+    conn.execute("INSERT INTO delivery_attempts (delivery_id, attempted_at, channel, outcome, error) "
+                 "VALUES (?, ?, ?, ?, ?)", [delivery_id, format_utc(now), channel,
+                                            "sent" if outcome.ok else "failed", outcome.error])
+    if outcome.ok:
+        result.sent += 1
+        conn.execute("UPDATE deliveries SET status = 'sent', attempts = ?, sent_at = ?, last_error = NULL "
+                     "WHERE id = ?", [attempts, format_utc(now), delivery_id])
+    elif attempts >= policy.max_attempts:
+        result.dead += 1
+        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: {outcome.error}")
+        conn.execute("UPDATE deliveries SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?",
+                     [attempts, outcome.error, delivery_id])
+    else:
+        result.failed += 1
+        result.errors.append(f"delivery {delivery_id}: {outcome.error}")
+        delay = policy.retry_seconds * 2 ** (attempts - 1) * (1 + 0.25 * jitter())
+        conn.execute("UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?, due_at = ? "
+                     "WHERE id = ?", [attempts, outcome.error, format_utc(now + timedelta(seconds=delay)),
+                                      delivery_id])
+    conn.commit()  # before the next send: a crash can only repeat the message in flight
+
+
+def _finish(conn: sqlite3.Connection, delivery_id: str, status: str, error: str) -> None:
+    conn.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?",
+                 [status, error, delivery_id])
+    conn.commit()

@@ -1,0 +1,130 @@
+"""Dispatching alerts to a real SMTP server and a real webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alerts.channels import SmtpSettings
+from alerts.dispatch import Policy, dispatch_due
+from alerts.matcher import Matcher
+from alerts.render import verify
+from alerts.topics import Topic, make_term
+from alerts.watchers import Secret, Watcher, Webhook
+from crawler.articles import build_record
+from crawler.dates import format_utc
+from crawler.items import ArticleItem
+from crawler.storage import Archive
+from tests.servers import SmtpServer, WebhookReceiver
+
+REAL = json.loads((Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8"))
+BODY = next(a["content"] for a in REAL if "الذكاء الاصطناعي" in a["content"] and len(a["content"]) > 2000)
+MATCHER = Matcher([Topic(name="ia", title="ia", any=(make_term("الذكاء الاصطناعي", frozenset()),))])
+
+
+@pytest.fixture
+def smtp() -> SmtpServer:
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hook() -> WebhookReceiver:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def setup(tmp_path: Path, smtp: SmtpServer, hook: WebhookReceiver | None, **kw: object
+          ) -> tuple[Archive, dict[str, Watcher], Policy, datetime]:
+    """An archived article owing one watcher its alert; `now` is when it is due."""
+    webhook = Webhook(Secret(hook.url, hook.url), Secret("${S}", "s3cret")) if hook else None
+    watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",), webhook=webhook, **kw)
+    archive = Archive.open(tmp_path / "a.db")
+    item = ArticleItem(source="s", url="https://a.ma/x-11111", title="<b>الذكاء</b> titre", body=BODY,
+                       language="ar")
+    archive.store_many([build_record(item)], MATCHER, (watcher,))
+    policy = Policy(SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=2), max_attempts=3,
+                    retry_seconds=60, timeout=1)
+    return archive, {"w": watcher}, policy, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+
+
+def statuses(archive: Archive) -> dict[str, str]:
+    return dict(archive.db.execute("SELECT channel, status FROM deliveries").fetchall())
+
+
+def test_an_alert_reaches_the_smtp_server_and_the_webhook_once(tmp_path: Path, smtp: SmtpServer,
+                                                                hook: WebhookReceiver) -> None:
+    smtp.start()
+    archive, watchers, policy, now = setup(tmp_path, smtp, hook)
+    done = dispatch_due(archive.db.conn, watchers, policy, now)
+    assert (done.sent, done.failed) == (2, 0)
+    [mail] = smtp.mailbox.messages
+    assert mail["Subject"] == "[Veille] ia: <b>الذكاء</b> titre"
+    assert "&lt;b&gt;" in mail.get_body(("html",)).get_content()
+    [(headers, body)] = hook.requests
+    assert verify(body, "s3cret", headers["X-Veille-Signature"])
+    assert headers["X-Veille-Delivery"] == json.loads(body)["delivery_id"]
+    assert statuses(archive) == {"email": "sent", "webhook": "sent"}
+    again = dispatch_due(archive.db.conn, watchers, policy, now + timedelta(hours=1))
+    assert again.sent == 0 and len(smtp.mailbox.messages) == 1 and len(hook.requests) == 1
+    assert archive.db.execute("SELECT COUNT(*) FROM delivery_attempts").fetchone()[0] == 2
+
+
+def test_an_smtp_server_down_for_a_while_still_gets_the_alert_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    archive, watchers, policy, now = setup(tmp_path, smtp, None)
+    first = dispatch_due(archive.db.conn, watchers, policy, now)  # nothing listens yet
+    assert first.failed == 1 and "SMTP 127.0.0.1" in first.errors[0] and "it is retried" in first.errors[0]
+    assert dispatch_due(archive.db.conn, watchers, policy, now + timedelta(seconds=30)).sent == 0  # not due
+    smtp.start()
+    later = dispatch_due(archive.db.conn, watchers, policy, now + timedelta(minutes=5))
+    assert later.sent == 1 and len(smtp.mailbox.messages) == 1
+    outcomes = [r[0] for r in archive.db.execute("SELECT outcome FROM delivery_attempts ORDER BY id")]
+    assert outcomes == ["failed", "sent"]
+
+
+def test_a_webhook_answering_500_then_200_gets_it_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.start()
+    hook = WebhookReceiver(statuses=[500])
+    try:
+        archive, watchers, policy, now = setup(tmp_path, smtp, hook)
+        first = dispatch_due(archive.db.conn, watchers, policy, now)
+        assert any("HTTP 500" in e for e in first.errors)
+        dispatch_due(archive.db.conn, watchers, policy, now + timedelta(minutes=5))
+        assert statuses(archive)["webhook"] == "sent"
+        ids = {h["X-Veille-Delivery"] for h, _ in hook.requests}
+        assert len(hook.requests) == 2 and len(ids) == 1  # the retry carries the same delivery id
+    finally:
+        hook.stop()
+
+
+def test_a_hanging_receiver_times_out_and_a_delivery_dies_after_its_attempts(tmp_path: Path,
+                                                                             smtp: SmtpServer) -> None:
+    smtp.start()
+    hook = WebhookReceiver(delay=2)
+    try:
+        archive, watchers, policy, now = setup(tmp_path, smtp, hook)
+        moment = now
+        for _ in range(3):
+            done = dispatch_due(archive.db.conn, watchers, policy, moment)
+            moment += timedelta(hours=2)
+        assert "timed out" in archive.db.execute("SELECT last_error FROM deliveries WHERE channel = 'webhook'"
+                                                 ).fetchone()[0]
+        assert statuses(archive)["webhook"] == "dead" and done.dead == 1
+    finally:
+        hook.stop()
+
+
+def test_the_cap_per_hour_postpones_the_rest(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.start()
+    archive, watchers, policy, now = setup(tmp_path, smtp, None, max_per_hour=1)
+    half_an_hour_ago = format_utc(now - timedelta(minutes=30))
+    archive.db.execute("INSERT INTO deliveries (id, watcher, story_key, channel, article_id, articles, topics, "
+                       "status, due_at, created_at, sent_at) VALUES ('old', 'w', 'story:99', 'email', 1, '[1]', "
+                       "'[\"ia\"]', 'sent', ?, ?, ?)", [half_an_hour_ago] * 3)
+    done = dispatch_due(archive.db.conn, watchers, policy, now)
+    assert (done.sent, done.postponed) == (0, 1) and smtp.mailbox.messages == []
