@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alerts.matcher import Article, Matcher
 from alerts.topics import Topics, lint_topics, load_topics
 from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config
+from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError
 from crawler.tables import format_table, shorten
 
@@ -108,3 +110,87 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
     for term, share in result.broad_terms():
         click.echo(f"warning: '{term}' matches {share:.0%} of the {result.articles} articles (hint: make "
                    "it narrower: a phrase, exact_case, or a NEAR query)", err=True)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--watcher", help="Only this watcher's deliveries.")
+@click.option("--topic", help="Only deliveries for this topic.")
+@click.option("--state", type=click.Choice(["pending", "failed", "sent", "dead", "suppressed"]),
+              help="Only deliveries in this state.")
+@click.option("--limit", default=30, show_default=True)
+@click.pass_context
+def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: str | None, limit: int) -> None:
+    """Recent deliveries with their status; `alerts test` and `alerts retry` below.
+
+    Example: veille alerts --state failed
+    """
+    if ctx.invoked_subcommand:
+        return
+    config = load(ctx)
+    archive = open_archive(config)
+    where, params = [], []
+    for column, value in (("d.watcher", watcher), ("d.status", state)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if topic:
+        where.append("d.topics LIKE ?")
+        params.append(f'%"{topic}"%')
+    sql = ("SELECT d.id, d.watcher, d.channel, d.status, d.attempts, d.due_at, d.sent_at, d.topics, "
+           "a.title, d.last_error FROM deliveries d JOIN articles a ON a.id = d.article_id "
+           + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY d.created_at DESC LIMIT ?")
+    rows = archive.db.execute(sql, [*params, limit]).fetchall()
+    archive.close()
+    click.echo(format_table(("id", "watcher", "channel", "status", "tries", "due", "sent", "topics",
+                             "article", "last error"),
+                            [(r[0][:8], r[1], r[2], r[3], r[4], r[5], r[6] or "-", ",".join(json.loads(r[7])),
+                              shorten(r[8], 40), shorten(r[9] or "", 50)) for r in rows]))
+
+
+@alerts.command(name="test")
+@click.argument("watcher_name", metavar="WATCHER")
+@click.pass_context
+def alerts_test(ctx: click.Context, watcher_name: str) -> None:
+    """Send a sample alert through each of a watcher's channels and report each outcome.
+
+    Example: veille alerts test cellule-ia
+    """
+    from alerts.dispatch import policy_from, sample_alert, send
+    from alerts.outbox import channels_of
+
+    config = load(ctx)
+    watcher = next((w for w in config.watchers if w.name == watcher_name), None)
+    if watcher is None:
+        raise CommandError(f"unknown watcher {watcher_name!r} (hint: see config/watchers.yaml)")
+    policy = policy_from(config.settings, dict(os.environ))
+    failed = False
+    for channel in channels_of(watcher):
+        outcome = send(watcher, channel, sample_alert(watcher), policy)
+        failed |= not outcome.ok
+        click.echo(f"{channel}: {'sent' if outcome.ok else 'FAILED: ' + (outcome.error or '')}")
+    sys.exit(1 if failed else 0)
+
+
+@alerts.command(name="retry")
+@click.argument("delivery_id", required=False)
+@click.option("--dead", is_flag=True, help="Retry every dead delivery.")
+@click.pass_context
+def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> None:
+    """Make a failed or dead delivery (or all dead ones) due again now.
+
+    Example: veille alerts retry --dead
+    """
+    if not (delivery_id or dead):
+        raise CommandError("give a delivery id (or its first characters) or --dead")
+    config = load(ctx)
+    archive = open_archive(config)
+    now = format_utc(utc_now())
+    if dead:
+        cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
+                                    "WHERE status = 'dead'", [now])
+    else:
+        cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
+                                    "WHERE id LIKE ? AND status != 'sent'", [now, f"{delivery_id}%"])
+    archive.db.conn.commit()
+    archive.close()
+    click.echo(f"{cursor.rowcount} deliveries due again")

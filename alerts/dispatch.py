@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from alerts.channels import Outcome, SmtpSettings, send_email, send_webhook
 from alerts.render import Alert, email_message, webhook_payload
-from alerts.watchers import Watcher
+from alerts.watchers import SECRET, Watcher
 from crawler.dates import format_utc
 
 
@@ -132,3 +132,24 @@ def _finish(conn: sqlite3.Connection, delivery_id: str, status: str, error: str)
     conn.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?",
                  [status, error, delivery_id])
     conn.commit()
+
+
+def policy_from(settings: object, environ: dict[str, str]) -> Policy:
+    """The dispatch policy from settings.yaml; ${VARIABLE} in smtp_password is read from the environment."""
+    password = SECRET.sub(lambda m: environ.get(m.group(1), ""), settings.smtp_password)
+    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
+                        password, settings.smtp_from, float(settings.delivery_timeout))
+    return Policy(smtp, settings.delivery_max_attempts, settings.delivery_retry_seconds,
+                  float(settings.delivery_timeout))
+
+
+def sample_alert(watcher: Watcher) -> Alert:
+    """A made-up alert for `veille alerts test`: it shows what a real one looks like."""
+    body = "Test de Veille : le Maroc mise sur l’intelligence artificielle. اختبار: الذكاء الاصطناعي."
+    start = body.index("intelligence artificielle")
+    span = {"term": "intelligence artificielle", "field": "body", "start": start,
+            "end": start + len("intelligence artificielle"), "text": "intelligence artificielle"}
+    article = {"id": 0, "url": "https://example.ma/veille-test", "title": "Test de Veille / اختبار",
+               "source": "veille", "language": "fr", "published_at": None, "body": body}
+    return Alert(f"test-{watcher.name}", watcher.name, watcher.topics[:1], article,
+                 ({"topic": watcher.topics[0], "terms": ["intelligence artificielle"], "spans": [span]},))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import click
 
 from crawler import __version__
 from crawler.clitools import CommandError, load, open_archive, parse_since
-from crawler.config import config_dir
+from crawler.config import Config, config_dir
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import VeilleError
 from crawler.reports import source_health
@@ -68,8 +69,10 @@ def check(ctx: click.Context) -> None:
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Write the full crawl log here.")
+@click.option("--no-alerts", is_flag=True, help="Do not send the alerts that are due after the crawl.")
 @click.pass_context
-def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file: str | None) -> None:
+def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file: str | None,
+          no_alerts: bool) -> None:
     """Crawl the given sources (default: all enabled ones) once, then print a summary.
 
     Exit code 0 when every source succeeded, 1 when some failed.
@@ -98,7 +101,24 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file:
     except VeilleError as exc:
         raise CommandError(str(exc)) from exc
     click.echo(render_summary(runs))
+    if not no_alerts and config.watchers:
+        click.echo(dispatch_now(config))
     sys.exit(0 if all(run.succeeded for run in runs) else 1)
+
+
+def dispatch_now(config: Config) -> str:
+    """Send the alerts that are due (so a cron job gets alerts without the daemon); one summary line."""
+    from alerts.dispatch import dispatch_due, policy_from
+
+    archive = open_archive(config)
+    try:
+        done = dispatch_due(archive.db.conn, {w.name: w for w in config.watchers},
+                            policy_from(config.settings, dict(os.environ)), utc_now())
+    finally:
+        archive.close()
+    lines = [f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
+             f"{done.postponed} held back by a cap"]
+    return "\n".join(lines + [f"  {error}" for error in done.errors[:10]])
 
 
 def render_summary(runs: list[SourceRun]) -> str:
@@ -162,10 +182,11 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
 
 
 def _register_alert_commands() -> None:
-    from alerts.cli import backtest, try_command
+    from alerts.cli import alerts, backtest, try_command
 
     main.add_command(try_command)
     main.add_command(backtest)
+    main.add_command(alerts)
 
 
 _register_alert_commands()

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from crawler.search import search
 from crawler.urls import url_key
 from tests.miniweb import MiniWeb
+from tests.servers import SmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -64,11 +65,22 @@ def web() -> MiniWeb:
 
 
 @pytest.fixture(scope="module")
-def setup(web: MiniWeb, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def smtp() -> SmtpServer:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def setup(web: MiniWeb, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     config = tmp_path_factory.mktemp("config")
     template = (FIXTURES / "config" / "sources.yaml.tmpl").read_text("utf-8")
     (config / "sources.yaml").write_text(web.render(template), "utf-8")
-    (config / "settings.yaml").write_text((FIXTURES / "config" / "settings.yaml").read_text("utf-8"))
+    settings = (FIXTURES / "config" / "settings.yaml").read_text("utf-8")
+    (config / "settings.yaml").write_text(settings + f"smtp_host: 127.0.0.1\nsmtp_port: {smtp.port}\n"
+                                          "smtp_tls: none\n", "utf-8")
+    (config / "watchers.yaml").write_text("watchers:\n  - name: cellule-ia\n    topics: [ia]\n"
+                                          "    email: [veille@example.ma]\n", "utf-8")
     (config / "keywords.yaml").write_text((FIXTURES.parent.parent / "config" / "keywords.yaml").read_text("utf-8"))
     return config, config / "veille.db"
 
@@ -226,6 +238,26 @@ def test_new_articles_are_matched_once_with_their_spans(db: Database, web: MiniW
                       ).fetchall() == []
     new = article_by_path(db, web, "wp-ar", NEW_PAGE)
     assert db.execute("SELECT topic FROM matches WHERE article_id = ?", [new["id"]]).fetchall() == [("ia",)]
+
+
+def test_crawl_sends_the_alerts_once(crawls: dict[str, Crawl], smtp: SmtpServer, db: Database) -> None:
+    assert "alerts: " in crawls["first"].stdout
+    subjects = [m["Subject"] for m in smtp.mailbox.messages]
+    stories = db.execute("SELECT COUNT(DISTINCT story_key) FROM deliveries").fetchone()[0]
+    assert len(subjects) == stories >= 3 and all(s.startswith("[Veille] ia: ") for s in subjects)
+    assert "خبر جديد عن الذكاء الاصطناعي" not in " ".join(subjects)  # republished: same story, no new alert
+    assert db.execute("SELECT DISTINCT status FROM deliveries").fetchall() == [("sent",)]
+
+
+def test_alerts_commands(setup: tuple[Path, Path], crawls: dict[str, Crawl], smtp: SmtpServer) -> None:
+    listed = run_veille(*setup, "alerts", "--watcher", "cellule-ia")
+    assert listed.returncode == 0 and "cellule-ia" in listed.stdout and "sent" in listed.stdout
+    before = len(smtp.mailbox.messages)
+    tested = run_veille(*setup, "alerts", "test", "cellule-ia")
+    assert tested.returncode == 0 and tested.stdout.strip() == "email: sent"
+    assert len(smtp.mailbox.messages) == before + 1
+    retried = run_veille(*setup, "alerts", "retry", "--dead")
+    assert retried.returncode == 0 and retried.stdout.strip() == "0 deliveries due again"
 
 
 def test_try_and_backtest_on_the_archive(setup: tuple[Path, Path], crawls: dict[str, Crawl], db: Database) -> None:
