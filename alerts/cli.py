@@ -194,3 +194,15 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
     archive.db.conn.commit()
     archive.close()
     click.echo(f"{cursor.rowcount} deliveries due again")
+
+
+@alerts.command(name="send")
+@click.pass_context
+def alerts_send(ctx: click.Context) -> None:
+    """Send the alerts that are due now (what `veille crawl` does after a cycle).
+
+    Example: veille alerts send
+    """
+    from crawler.cli import dispatch_now
+
+    click.echo(dispatch_now(load(ctx)))

@@ -12,9 +12,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from alerts.channels import Outcome, SmtpSettings, send_email, send_webhook
-from alerts.render import Alert, email_message, webhook_payload
+from alerts.render import Alert, digest_message, email_message, webhook_payload
 from alerts.watchers import SECRET, Watcher
 from crawler.dates import format_utc
 
@@ -48,6 +49,7 @@ def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy:
         "SELECT id, watcher, channel, article_id, topics, attempts FROM deliveries "
         "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
         [format_utc(now)]).fetchall()
+    rows = _send_digests(conn, rows, watchers, policy, now, jitter, result)
     for delivery_id, name, channel, article_id, topics, attempts in rows:
         watcher = watchers.get(name)
         if watcher is None or not watcher.enabled:
@@ -62,7 +64,45 @@ def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy:
         alert = load_alert(conn, delivery_id, name, article_id, json.loads(topics))
         outcome = send(watcher, channel, alert, policy)
         _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
+    if result.dead:
+        _tell_admins(watchers, policy, result)
     return result
+
+
+def _tell_admins(watchers: dict[str, Watcher], policy: Policy, result: Dispatched) -> None:
+    """Email the admin watchers the deliveries that were given up (a notice, not itself retried)."""
+    dead = [e for e in result.errors if " is dead after " in e]
+    for admin in (w for w in watchers.values() if w.admin and w.enabled and w.email):
+        message = EmailMessage()
+        message["Subject"] = f"[Veille] {len(dead)} alert(s) could not be delivered"
+        message["From"] = policy.smtp.sender
+        message["To"] = ", ".join(admin.email)
+        message.set_content("Veille gave up on these deliveries; `veille alerts retry --dead` sends "
+                            "them again once the channel works.\n\n" + "\n".join(dead) + "\n")
+        outcome = send_email(policy.smtp, message)
+        if not outcome.ok:
+            result.errors.append(f"admin notice to {admin.name}: {outcome.error}")
+
+
+def _send_digests(conn: sqlite3.Connection, rows: list[tuple], watchers: dict[str, Watcher], policy: Policy,
+                  now: datetime, jitter: Callable[[], float], result: Dispatched) -> list[tuple]:
+    """Send the due email deliveries of digest watchers as one message each; return the other rows."""
+    digests: dict[str, list[tuple]] = {}
+    rest = []
+    for row in rows:
+        watcher = watchers.get(row[1])
+        if watcher is not None and watcher.enabled and watcher.mode != "instant" and row[2] == "email":
+            digests.setdefault(watcher.name, []).append(row)
+        else:
+            rest.append(row)
+    for name, members in digests.items():
+        watcher = watchers[name]
+        alerts = [load_alert(conn, r[0], name, r[3], json.loads(r[4])) for r in members]
+        message = digest_message(alerts, name, policy.smtp.sender, list(watcher.email))
+        outcome = send_email(policy.smtp, message)
+        for row in members:
+            _record(conn, row[0], "email", outcome, row[5] + 1, policy, now, jitter, result)
+    return rest
 
 
 def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcome:

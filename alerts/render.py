@@ -126,3 +126,26 @@ def signature(body: bytes, secret: str) -> str:
 def verify(body: bytes, secret: str, header: str) -> bool:
     """How a receiver checks a payload (constant-time comparison)."""
     return hmac.compare_digest(signature(body, secret), header)
+
+
+def digest_message(alerts: list[Alert], watcher: str, sender: str, recipients: list[str]) -> EmailMessage:
+    """One message for several alerts: grouped by topic, newest first in each group."""
+    groups: dict[str, list[Alert]] = {}
+    for alert in sorted(alerts, key=lambda a: a.article.get("published_at") or "", reverse=True):
+        groups.setdefault(alert.topics[0] if alert.topics else "", []).append(alert)
+    message = EmailMessage()
+    message["Subject"] = f"[Veille] {watcher}: {len(alerts)} articles ({', '.join(groups)})"
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["X-Veille-Delivery"] = ",".join(a.delivery_id for a in alerts)
+    plain, rich = [], ['<!DOCTYPE html><html><body>']
+    for topic, members in groups.items():
+        plain.append(f"== {topic} ==")
+        rich.append(f"<h2>{html.escape(topic)}</h2>")
+        for alert in members:
+            plain.append(plain_text(alert))
+            rich.append(html_text(alert).removeprefix("<!DOCTYPE html><html><body>")
+                        .removesuffix("</body></html>") + "<hr>")
+    message.set_content("\n".join(plain))
+    message.add_alternative("".join(rich) + "</body></html>", subtype="html")
+    return message

@@ -128,3 +128,32 @@ def test_the_cap_per_hour_postpones_the_rest(tmp_path: Path, smtp: SmtpServer) -
                        "'[\"ia\"]', 'sent', ?, ?, ?)", [half_an_hour_ago] * 3)
     done = dispatch_due(archive.db.conn, watchers, policy, now)
     assert (done.sent, done.postponed) == (0, 1) and smtp.mailbox.messages == []
+
+
+def test_a_digest_watcher_gets_one_message_grouped_by_topic(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.start()
+    archive, watchers, policy, now = setup(tmp_path, smtp, None, mode="hourly")
+    item = ArticleItem(source="s2", url="https://b.ma/z-33333", title="second", language="ar",
+                       body="الذكاء الاصطناعي " + " ".join(a["content"] for a in REAL[:2]))
+    archive.store_many([build_record(item)], MATCHER, tuple(watchers.values()))
+    assert dispatch_due(archive.db.conn, watchers, policy, now).sent == 0  # due at the top of the hour
+    done = dispatch_due(archive.db.conn, watchers, policy, now + timedelta(hours=1, minutes=1))
+    assert done.sent == 2
+    [mail] = smtp.mailbox.messages
+    assert mail["Subject"] == "[Veille] w: 2 articles (ia)"
+    assert mail.get_body(("plain",)).get_content().startswith("== ia ==")
+
+
+def test_the_admin_is_told_when_a_delivery_dies(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.start()
+    hook = WebhookReceiver(statuses=[500, 500, 500])
+    try:
+        archive, watchers, policy, now = setup(tmp_path, smtp, hook)
+        watchers["admin"] = Watcher(name="admin", title="admin", topics=("ia",), email=("admin@example.ma",),
+                                    admin=True)
+        for hours in (0, 2, 4):
+            dispatch_due(archive.db.conn, watchers, policy, now + timedelta(hours=hours))
+        notices = [m for m in smtp.mailbox.messages if "could not be delivered" in m["Subject"]]
+        assert len(notices) == 1 and "HTTP 500" in notices[0].get_content()
+    finally:
+        hook.stop()
