@@ -59,8 +59,11 @@ def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
     return Outcome(True)
 
 
-def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: float) -> Outcome:
-    """POST a signed JSON payload; any answer other than 2xx is a failure."""
+def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: float,
+                 shown: str | None = None) -> Outcome:
+    """POST a signed JSON payload; any answer other than 2xx is a failure. Errors name the URL as
+    `shown` (its ${VARIABLE}s masked), never with the secrets it may carry."""
+    shown = shown or url
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "User-Agent": "Veille alerts",
         "X-Veille-Delivery": delivery_id, "X-Veille-Signature": signature(body, secret)})
@@ -68,13 +71,13 @@ def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: 
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin's URL)
             status = response.status
     except urllib.error.HTTPError as exc:
-        return Outcome(False, f"webhook {url}: HTTP {exc.code} "
+        return Outcome(False, f"webhook {shown}: HTTP {exc.code} "
                               "(hint: the receiver refused it; it is retried)")
     except (OSError, urllib.error.URLError) as exc:
-        return Outcome(False, f"webhook {url}: {_line(getattr(exc, 'reason', exc))} "
+        return Outcome(False, f"webhook {shown}: {_line(getattr(exc, 'reason', exc))} "
                               "(hint: the receiver is down or too slow; it is retried)")
     if not 200 <= status < 300:
-        return Outcome(False, f"webhook {url}: HTTP {status}")
+        return Outcome(False, f"webhook {shown}: HTTP {status}")
     return Outcome(True)
 
 

@@ -111,7 +111,8 @@ def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcom
         return send_email(policy.smtp, email_message(alert, policy.smtp.sender, list(watcher.email)))
     if channel == "webhook" and watcher.webhook is not None:
         return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
-                            webhook_payload(alert), alert.delivery_id, policy.timeout)
+                            webhook_payload(alert), alert.delivery_id, policy.timeout,
+                            shown=str(watcher.webhook.url))
     return Outcome(False, f"channel {channel} cannot send yet (hint: Apprise channels come later)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ def validate_settings(raw: Any, problems: Problems) -> Settings:
             continue
         if spec.minimum is not None and value < spec.minimum:
             problems.add((spec.name,), f"{value!r} is below the minimum {spec.minimum:g}", spec.help)
+            continue
+        if spec.name == "smtp_password" and value and not re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*\}", value):
+            problems.add((spec.name,), "a password must come from the environment, not the file",
+                         "write smtp_password: ${SMTP_PASSWORD} and export SMTP_PASSWORD")
             continue
         if spec.name in CHOICES and value not in CHOICES[spec.name]:
             problems.add((spec.name,), f"unknown value {value!r}", f"one of {', '.join(CHOICES[spec.name])}")

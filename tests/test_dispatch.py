@@ -157,3 +157,21 @@ def test_the_admin_is_told_when_a_delivery_dies(tmp_path: Path, smtp: SmtpServer
         assert len(notices) == 1 and "HTTP 500" in notices[0].get_content()
     finally:
         hook.stop()
+
+
+def test_errors_never_show_a_secret_carried_by_the_webhook_url(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.start()
+    hook = WebhookReceiver(statuses=[500])
+    try:
+        archive, watchers, policy, now = setup(tmp_path, smtp, None)
+        url = Secret("http://127.0.0.1:1/hook?token=${TOKEN}", f"{hook.url}?token=t0ps3cret")
+        watchers["w"] = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",),
+                                webhook=Webhook(url, Secret("${S}", "s")))
+        archive.db.execute("INSERT INTO deliveries (id, watcher, story_key, channel, article_id, articles, "
+                           "topics, status, due_at, created_at) VALUES ('h', 'w', 'story:1', 'webhook', 1, "
+                           "'[1]', '[\"ia\"]', 'pending', '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z')")
+        done = dispatch_due(archive.db.conn, watchers, policy, now)
+        assert any("HTTP 500" in e for e in done.errors)
+        assert "t0ps3cret" not in " ".join(done.errors) and "${TOKEN}=***" in " ".join(done.errors)
+    finally:
+        hook.stop()
