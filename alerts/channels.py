@@ -81,6 +81,20 @@ def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: 
     return Outcome(True)
 
 
+def send_apprise(url: str, title: str, body: str, shown: str) -> Outcome:
+    """Notify through any service Apprise knows (Telegram, Slack, Teams, WhatsApp...)."""
+    import apprise  # imported here: it loads ~100 service plugins
+
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return Outcome(False, f"apprise {shown}: not a URL Apprise understands (hint: see its wiki)")
+    result = notifier.notify(title=title, body=body)
+    if not result:
+        return Outcome(False, f"apprise {shown}: the service refused the message or did not answer "
+                              "(hint: run `veille alerts test` to see it again; it is retried)")
+    return Outcome(True)
+
+
 def _line(exc: object) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

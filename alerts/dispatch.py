@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from alerts.channels import Outcome, SmtpSettings, send_email, send_webhook
-from alerts.render import Alert, digest_message, email_message, webhook_payload
+from alerts.channels import Outcome, SmtpSettings, send_apprise, send_email, send_webhook
+from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
 from alerts.watchers import SECRET, Watcher
 from crawler.dates import format_utc
 
@@ -113,7 +113,12 @@ def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcom
         return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
                             webhook_payload(alert), alert.delivery_id, policy.timeout,
                             shown=str(watcher.webhook.url))
-    return Outcome(False, f"channel {channel} cannot send yet (hint: Apprise channels come later)")
+    if channel.startswith("apprise:"):
+        index = int(channel.split(":", 1)[1])
+        if index < len(watcher.apprise):
+            url = watcher.apprise[index]
+            return send_apprise(url.value, subject(alert), plain_text(alert), str(url))
+    return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
 def load_alert(conn: sqlite3.Connection, delivery_id: str, watcher: str, article_id: int,

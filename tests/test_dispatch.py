@@ -175,3 +175,18 @@ def test_errors_never_show_a_secret_carried_by_the_webhook_url(tmp_path: Path, s
         assert "t0ps3cret" not in " ".join(done.errors) and "${TOKEN}=***" in " ".join(done.errors)
     finally:
         hook.stop()
+
+
+def test_an_apprise_url_reaches_its_service(tmp_path: Path, smtp: SmtpServer, hook: WebhookReceiver) -> None:
+    smtp.start()
+    archive, watchers, policy, now = setup(tmp_path, smtp, None)
+    target = hook.url.replace("http://", "json://")
+    watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",),
+                      apprise=(Secret(target, target),))
+    archive.db.execute("INSERT INTO deliveries (id, watcher, story_key, channel, article_id, articles, "
+                       "topics, status, due_at, created_at) VALUES ('ap', 'w', 'story:1', 'apprise:0', 1, "
+                       "'[1]', '[\"ia\"]', 'pending', '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z')")
+    done = dispatch_due(archive.db.conn, {"w": watcher}, policy, now)
+    assert done.sent == 2 and done.errors == []
+    [(_, body)] = hook.requests
+    assert json.loads(body)["title"].startswith("[Veille] ia: ")
