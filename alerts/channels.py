@@ -32,6 +32,11 @@ class SmtpSettings:
     password: str = ""
     sender: str = "veille@localhost"
     timeout: float = 15
+    ca_file: str = ""
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate checks on: against the system's CAs, or the given bundle (a private CA)."""
+        return ssl.create_default_context(cafile=self.ca_file or None)
 
 
 def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
@@ -42,12 +47,12 @@ def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
     try:
         if smtp.tls == "ssl":
             client: Any = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                           context=ssl.create_default_context())
+                                           context=smtp.tls_context())
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
         with client:
             if smtp.tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=smtp.tls_context())
             if smtp.user:
                 client.login(smtp.user, smtp.password)
             refused = client.send_message(message)

@@ -184,7 +184,7 @@ def policy_from(settings: object, environ: dict[str, str]) -> Policy:
     """The dispatch policy from settings.yaml; ${VARIABLE} in smtp_password is read from the environment."""
     password = SECRET.sub(lambda m: environ.get(m.group(1), ""), settings.smtp_password)
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
-                        password, settings.smtp_from, float(settings.delivery_timeout))
+                        password, settings.smtp_from, float(settings.delivery_timeout), settings.smtp_ca_file)
     return Policy(smtp, settings.delivery_max_attempts, settings.delivery_retry_seconds,
                   float(settings.delivery_timeout))
 

@@ -51,6 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_user", str, "", "SMTP login; empty: no authentication"),
     Setting("smtp_password", str, "", "SMTP password, written as ${VARIABLE} (read from the environment)"),
     Setting("smtp_from", str, "veille@localhost", "sender address of alert emails"),
+    Setting("smtp_ca_file", str, "",
+            "CA bundle that signed the SMTP server's certificate; empty: the system's"),
     Setting("delivery_timeout", (int, float), 15, "seconds before an SMTP or webhook send is abandoned", 1),
     Setting("delivery_max_attempts", int, 8, "attempts before a delivery is marked dead", 1),
     Setting("delivery_retry_seconds", int, 60, "first retry delay; doubled at each attempt, with jitter", 1),

@@ -82,3 +82,59 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def make_certificate(directory: Any) -> tuple[str, str]:
+    """A CA-less self-signed certificate for 127.0.0.1: (certificate path, key path)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = f"{directory}/smtp.crt", f"{directory}/smtp.key"
+    with open(cert_path, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as out:
+        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class TlsSmtpServer(SmtpServer):
+    """aiosmtpd requiring STARTTLS and a login (user veille, password s3cret)."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        super().__init__()
+        import ssl
+
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.logins: list[str] = []
+
+    def start(self) -> TlsSmtpServer:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"veille", b"s3cret")
+            if ok:
+                self.logins.append(data.login.decode())
+            return AuthResult(success=ok)
+
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
+                                     tls_context=self.context, require_starttls=True, auth_required=True,
+                                     authenticator=authenticate)
+        self.controller.start()
+        return self

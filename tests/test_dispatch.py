@@ -190,3 +190,24 @@ def test_an_apprise_url_reaches_its_service(tmp_path: Path, smtp: SmtpServer, ho
     assert done.sent == 2 and done.errors == []
     [(_, body)] = hook.requests
     assert json.loads(body)["title"].startswith("[Veille] ia: ")
+
+
+def test_starttls_with_a_login_and_a_private_ca(tmp_path: Path) -> None:
+    from alerts.channels import send_email
+    from alerts.dispatch import sample_alert
+    from alerts.render import email_message
+    from tests.servers import TlsSmtpServer, make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    server = TlsSmtpServer(cert, key).start()
+    try:
+        watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
+        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+        good = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "s3cret", timeout=5, ca_file=cert)
+        assert send_email(good, message).ok and server.logins == ["veille"]
+        unknown_ca = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "s3cret", timeout=5)
+        refused = send_email(unknown_ca, message)
+        assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert len(server.mailbox.messages) == 1
+    finally:
+        server.stop()
