@@ -10,7 +10,7 @@ from typing import Any
 from alerts.query import Node, Not, TermRef, evaluate, parse_query, query_terms, satisfiable
 from crawler.exceptions import QueryError
 from crawler.normalize import WORD_RE, normalize
-from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_named_list
+from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
 
 TOPIC_KEYS = ("name", "title", "any", "all", "none", "query", "exact_case", "fields", "languages",
               "sources", "enabled", "notes")
@@ -99,15 +99,11 @@ def load_topics(path: Path, sources: set[str] | None = None) -> Topics:
 
 
 def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None) -> Topic | None:
-    if not problems.expect(raw, dict, key, "each topic is a mapping starting with '- name: ...'"):
+    started = problems.begin_entry(raw, key, "topic", TOPIC_KEYS, "ia or maroc-digital-2030")
+    if started is None:
         return None
+    owner, before = started
     name = raw.get("name")
-    owner = f"topic '{name}'" if isinstance(name, str) else f"topic #{key[-1] + 1}"
-    before = len(problems.messages)
-    problems.check_keys(raw, TOPIC_KEYS, key, owner)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add(key + ("name",), f"invalid or missing name {name!r}",
-                     "use lowercase letters, digits and '-', e.g. ia or maroc-digital-2030", owner)
     exact = frozenset(t.rstrip("*").strip()
                       for t in _strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner))
     lists = {k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_named_list
+from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
 
 WATCHER_KEYS = ("name", "title", "topics", "sources", "languages", "email", "webhook", "apprise", "mode",
                 "quiet_hours", "max_per_hour", "timezone", "admin", "enabled")
@@ -78,15 +78,11 @@ def load_watchers(path: Path, topics: set[str], sources: set[str],
 
 def _watcher(raw: Any, key: KeyPath, problems: Problems, topics: set[str], sources: set[str],
              environ: Mapping[str, str]) -> Watcher | None:
-    if not problems.expect(raw, dict, key, "each watcher is a mapping starting with '- name: ...'"):
+    started = problems.begin_entry(raw, key, "watcher", WATCHER_KEYS, "cellule-ia")
+    if started is None:
         return None
+    owner, before = started
     name = raw.get("name")
-    owner = f"watcher '{name}'" if isinstance(name, str) else f"watcher #{key[-1] + 1}"
-    before = len(problems.messages)
-    problems.check_keys(raw, WATCHER_KEYS, key, owner)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add(key + ("name",), f"invalid or missing name {name!r}",
-                     "use lowercase letters, digits and '-', e.g. cellule-ia", owner)
     followed = _names(raw.get("topics"), topics, key + ("topics",), problems, owner, "topic",
                       "topic names from keywords.yaml, e.g. [ia, jazari]", required=True)
     narrowed = _names(raw.get("sources", []), sources, key + ("sources",), problems, owner, "source",

@@ -15,7 +15,7 @@ from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_schedule
 from crawler.selectors import selector_error
 from crawler.settings_spec import Settings, validate_settings
-from crawler.yamlconf import LANGUAGES, NAME_RE, KeyPath, Problems, load_named_list, load_yaml
+from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
 
 SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
                "fallbacks", "schedule", "timezone", "extract", "enabled", "notes")
@@ -133,15 +133,11 @@ def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:
 
 
 def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule) -> Source | None:
-    if not problems.expect(raw, dict, key, "each source is a mapping starting with '- name: ...'"):
+    started = problems.begin_entry(raw, key, "source", SOURCE_KEYS, "hespress-ar")
+    if started is None:
         return None
+    owner, before = started
     name = raw.get("name")
-    owner = f"source '{name}'" if isinstance(name, str) else f"source #{key[-1] + 1}"
-    before = len(problems.messages)
-    problems.check_keys(raw, SOURCE_KEYS, key, owner)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add(key + ("name",), f"invalid or missing name {name!r}",
-                     "use lowercase letters, digits and '-', e.g. hespress-ar", owner)
     languages = _languages(raw.get("languages"), key + ("languages",), problems, owner)
     routes = _routes(raw, key, problems, owner)
     fallbacks = _fallbacks(raw.get("fallbacks", []), key + ("fallbacks",), problems, owner)

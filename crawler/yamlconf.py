@@ -94,6 +94,20 @@ class Problems:
         if self.messages:
             raise ConfigError(self.messages)
 
+    def begin_entry(self, raw: Any, key: KeyPath, kind: str, allowed: Iterable[str],
+                    example: str) -> tuple[str, int] | None:
+        """Start checking one named entry (its type, keys and name): (its label, problems before it)."""
+        if not self.expect(raw, dict, key, f"each {kind} is a mapping starting with '- name: ...'"):
+            return None
+        name = raw.get("name")
+        owner = f"{kind} '{name}'" if isinstance(name, str) else f"{kind} #{key[-1] + 1}"
+        before = len(self.messages)
+        self.check_keys(raw, allowed, key, owner)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            self.add(key + ("name",), f"invalid or missing name {name!r}",
+                     f"use lowercase letters, digits and '-', e.g. {example}", owner)
+        return owner, before
+
     def check_keys(self, raw: Mapping, allowed: Iterable[str], key: KeyPath, owner: str = "") -> None:
         """Report keys that the schema does not know, suggesting the closest one."""
         allowed = list(allowed)
