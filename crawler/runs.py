@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-COUNTERS = ("found", "new", "duplicate", "updated", "not_modified", "errors")
-
 
 @dataclass
 class SourceRun:
