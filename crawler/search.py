@@ -30,6 +30,12 @@ class Hit:
     snippet: str
 
 
+def indexed_texts(title: str | None, summary: str | None, body: str | None) -> tuple[str, str, str]:
+    """The normalised title, summary and body: hashed for change detection, and indexed (title;
+    summary and body together) by the archive's full-text search."""
+    return normalize(title or ""), normalize(summary or ""), normalize(body or "")
+
+
 def fts_query(text: str) -> str:
     """An FTS5 MATCH expression: every word required; Arabic words also with clitics attached."""
     terms = []

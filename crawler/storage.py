@@ -16,9 +16,9 @@ from crawler.dates import format_utc, utc_now, utc_now_iso
 from crawler.exceptions import StorageError
 from crawler.fingerprint import lsh_bands, similarity
 from crawler.matchstore import owe, save_matches
-from crawler.normalize import normalize
 from crawler.runs import SourceRun
 from crawler.schema import migrate
+from crawler.search import indexed_texts
 
 if TYPE_CHECKING:
     from alerts.matcher import Matcher
@@ -34,6 +34,7 @@ class StoredArticle:
     fields: dict[str, Any]
     content_hash: str
     minhash: bytes
+    texts: tuple[str, str, str] | None = None  # normalised title, summary, body (indexed_texts)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ class Archive:
                    minhash=article.minhash or None, story_id=story_id)
         article_id = self._insert_row("articles", row)
         self._add_keys(article_id, article.keys)
-        self._index(article_id, article.fields)
+        self._index(article_id, article.texts or indexed_texts(
+            article.fields.get("title"), article.fields.get("summary"), article.fields.get("body")))
         if story_id is not None:
             self._join_story(article_id, story_id, keys, now)
         return StoreResult("new", article_id, story_id)
@@ -213,19 +215,19 @@ class Archive:
         changes.update(content_hash=article.content_hash, minhash=article.minhash or None,
                        updated_at=now, version=old["version"] + 1)
         self.db["articles"].update(article_id, changes)
-        self._index(article_id, self.db["articles"].get(article_id))
+        row = self.db["articles"].get(article_id)
+        self._index(article_id, indexed_texts(row["title"], row["summary"], row["body"]))
         return StoreResult("updated", article_id, old["story_id"])
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
                             [(k, article_id) for k in keys])
 
-    def _index(self, article_id: int, fields: dict[str, Any]) -> None:
+    def _index(self, article_id: int, texts: tuple[str, str, str]) -> None:
+        title, summary, body = texts
         self.db.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
         self.db.conn.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                        [article_id, normalize(fields.get("title") or ""),
-                         normalize(" ".join(filter(None, (fields.get("summary"),
-                                                          fields.get("body")))))])
+                             [article_id, title, " ".join(filter(None, (summary, body)))])
 
     def _join_story(self, article_id: int, story_id: int, keys: list[int], now: str) -> None:
         self.db.conn.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
