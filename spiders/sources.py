@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 
 from crawler.config import Config, Route, Source, load_config
 from crawler.dates import utc_now_iso
+from crawler.exceptions import FeedError
 from crawler.extract import MIN_BODY, SiteRules
 from crawler.failures import describe_failure
 from crawler.feeds import FeedEntry
@@ -128,7 +129,7 @@ class SourcesSpider(scrapy.Spider):
                              response.text if isinstance(response, TextResponse) else None,
                              self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000)
         except Exception as exc:  # FeedError, or a parser surprise: either way this route failed
-            message = str(exc) if exc.__class__.__module__.startswith("crawler") else (
+            message = str(exc) if isinstance(exc, FeedError) else (
                 f"could not read the {route.kind}: {exc!r}")
             yield from self._route_error(state, route, fetch_url, message, response.status,
                                          meta["primary"])
