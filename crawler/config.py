@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alerts.topics import Topics, load_topics
 from alerts.watchers import Watcher, load_watchers
 from crawler.exceptions import ConfigError
-from crawler.schedules import Schedule, parse_schedule
+from crawler.schedules import Schedule, parse_duration, parse_schedule
 from crawler.selectors import selector_error
 from crawler.settings_spec import Settings, validate_settings
 from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
@@ -127,12 +127,22 @@ def load_config(directory: Path) -> Config:
 
 def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:
     """Validate sources.yaml into Source objects."""
-    default_schedule = parse_schedule({"every": settings.default_schedule})
+    floor = parse_duration(settings.min_interval)
+    default_schedule = _default_schedule(settings, floor)
     return load_named_list(path, "sources", "source", "site",
-                           lambda raw, key, problems: _source(raw, key, problems, default_schedule))
+                           lambda raw, key, problems: _source(raw, key, problems, default_schedule, floor,
+                                                              settings.adaptive_polling))
 
 
-def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule) -> Source | None:
+def _default_schedule(settings: Settings, floor: int) -> Schedule:
+    try:
+        return parse_schedule({"every": settings.default_schedule}, floor, settings.adaptive_polling)
+    except ValueError:  # shorter than min_interval: the floor wins, settings.yaml stays valid
+        return parse_schedule({"every": f"{floor}s"}, floor, settings.adaptive_polling)
+
+
+def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule, floor: int,
+            adaptive: bool) -> Source | None:
     started = problems.begin_entry(raw, key, "source", SOURCE_KEYS, "hespress-ar")
     if started is None:
         return None
@@ -143,7 +153,7 @@ def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedu
     fallbacks = _fallbacks(raw.get("fallbacks", []), key + ("fallbacks",), problems, owner)
     if not routes:
         problems.add(key, "no route", "give at least one of feeds, sitemaps or listings", owner)
-    schedule = _schedule(raw.get("schedule"), key + ("schedule",), problems, owner)
+    schedule = _schedule(raw.get("schedule"), key + ("schedule",), problems, owner, floor, adaptive)
     timezone = _timezone(raw.get("timezone", "Africa/Casablanca"), key + ("timezone",), problems, owner)
     extract = _extract(raw.get("extract", {}), key + ("extract",), problems, owner)
     for opt in ("title", "homepage", "notes"):
@@ -249,13 +259,15 @@ def _fallbacks(raw: Any, key: KeyPath, problems: Problems, owner: str) -> tuple[
     return tuple(routes)
 
 
-def _schedule(raw: Any, key: KeyPath, problems: Problems, owner: str) -> Schedule | None:
+def _schedule(raw: Any, key: KeyPath, problems: Problems, owner: str, floor: int,
+              adaptive: bool) -> Schedule | None:
     if raw is None:
         return None
     try:
-        return parse_schedule(raw)
+        return parse_schedule(raw, floor, adaptive)
     except ValueError as exc:
-        problems.add(key, str(exc), "write {every: 15m} or {cron: '*/15 * * * *'}", owner)
+        problems.add(key, str(exc), "write {every: 15m}, {every: 15m, slowest: 1h} or "
+                     "{cron: '*/15 * * * *'}", owner)
         return None
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+
+from crawler.schedules import parse_duration
 from crawler.yamlconf import Problems
 
 
@@ -45,6 +48,28 @@ SETTINGS: tuple[Setting, ...] = (
             "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1),
     Setting("story_window_days", int, 7, "how far back a reprint is linked to its story", 1),
     Setting("default_schedule", str, "15m", "crawl interval of sources without their own schedule"),
+    Setting("min_interval", str, "30s",
+            "shortest crawl interval a schedule may ask for (keep 30s or more against real sites)"),
+    Setting("adaptive_polling", bool, True,
+            "poll a quiet source less often, down to 4 times its interval (or its own `slowest`)"),
+    Setting("max_concurrent_crawls", int, 4, "sources the daemon crawls at the same time at most", 1),
+    Setting("startup_spread", str, "2m",
+            "the daemon's first crawls are spread over this long, so they do not all start at once"),
+    Setting("dispatch_interval", str, "30s", "how often the daemon sends the alerts that are due"),
+    Setting("health_failures", int, 3,
+            "consecutive failed crawls before the admin is told a source is down", 1),
+    Setting("health_silence_min", str, "12h",
+            "a source is called silent only after this long without a new article, whatever its rhythm"),
+    Setting("health_yield_drop", (int, float), 0.5,
+            "alert when the share of complete articles (body and date) falls by this much", 0.05),
+    Setting("prune_bodies_after_days", int, 0,
+            "drop article bodies (and old versions) after this many days; 0 keeps them forever", 0),
+    Setting("keep_runs_days", int, 90, "crawl runs and delivery attempts are deleted after this many days",
+            1),
+    Setting("retention_cron", str, "30 3 * * *", "when the retention job runs (cron, UTC)"),
+    Setting("http_listen", str, "",
+            "host:port of the /healthz and /metrics endpoint, e.g. 127.0.0.1:9464; empty: off"),
+    Setting("log_format", str, "text", "daemon log lines: text or json"),
     Setting("smtp_host", str, "", "SMTP server for email alerts; empty: email alerts wait, failing"),
     Setting("smtp_port", int, 587, "SMTP port (587 STARTTLS, 465 implicit TLS, 25 plain)", 1),
     Setting("smtp_tls", str, "starttls", "starttls, ssl (implicit TLS) or none"),
@@ -57,7 +82,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("delivery_max_attempts", int, 8, "attempts before a delivery is marked dead", 1),
     Setting("delivery_retry_seconds", int, 60, "first retry delay; doubled at each attempt, with jitter", 1),
 )
-CHOICES = {"smtp_tls": ("starttls", "ssl", "none")}
+CHOICES = {"smtp_tls": ("starttls", "ssl", "none"), "log_format": ("text", "json")}
+DURATIONS = ("default_schedule", "min_interval", "startup_spread", "dispatch_interval",
+             "health_silence_min")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -104,8 +132,32 @@ def validate_settings(raw: Any, problems: Problems) -> Settings:
             problems.add((spec.name,), "a password must come from the environment, not the file",
                          "write smtp_password: ${SMTP_PASSWORD} and export SMTP_PASSWORD")
             continue
+        reason = _check_value(spec.name, value)
+        if reason:
+            problems.add((spec.name,), reason[0], reason[1])
+            continue
         if spec.name in CHOICES and value not in CHOICES[spec.name]:
             problems.add((spec.name,), f"unknown value {value!r}", f"one of {', '.join(CHOICES[spec.name])}")
             continue
         values[spec.name] = value
     return Settings(values)
+
+
+def _check_value(name: str, value: Any) -> tuple[str, str] | None:
+    """The problem and hint of a duration, cron or listen address setting, or None."""
+    if name in DURATIONS:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            return str(exc), "write a duration such as 30s, 15m, 2h or 1d"
+    if name == "retention_cron":
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            return f"invalid cron expression {value!r}: {exc}", "e.g. '30 3 * * *' (03:30 UTC daily)"
+    if name == "http_listen" and value:
+        host, _, port = value.rpartition(":")
+        if host not in LOOPBACK or not port.isdigit() or not 0 < int(port) < 65536:
+            return (f"{value!r} is not a loopback host:port",
+                    "e.g. 127.0.0.1:9464; expose it through a reverse proxy, not directly")
+    return None

@@ -134,8 +134,10 @@ class SourcesSpider(scrapy.Spider):
             yield from self._route_error(state, route, fetch_url, message, response.status,
                                          meta["primary"])
             return
-        self.archive.record_fetch(fetch_url, state.source.name, route.kind, response.status,
-                                  _header(response, "ETag"), _header(response, "Last-Modified"))
+        self.archive.record_fetch(fetch_url, state.source.name, route.kind, response.status)
+        # Saved only once the source's articles are stored: a crash before that must not turn the
+        # next fetch into a 304 that hides the articles we never got.
+        state.validators[fetch_url] = (_header(response, "ETag"), _header(response, "Last-Modified"))
         run.routes_ok += meta["primary"]
         yield from self._follow(state, route, found, meta)
         yield from self._article_requests(state, route, found.entries)
@@ -273,10 +275,14 @@ class SourcesSpider(scrapy.Spider):
             self._page_failed(self.states[item.source],
                               f"article {item.url}: not stored: {describe_failure(failure.value)}")
 
-    def _source_done(self, name: str) -> None:
-        run = self.states[name].run
+    def _source_done(self, name: str, interrupted: bool = False) -> None:
+        state = self.states[name]
+        run = state.run
         if run.finished_at is None:
             run.finished_at = utc_now_iso()
+            if not interrupted and not run.pages_failed:  # else the next crawl reads the routes again
+                for url, (etag, modified) in state.validators.items():
+                    self.archive.save_validators(url, etag, modified)
             self.archive.record_run(run)
             if self.on_source_done:
                 self.on_source_done(run)
@@ -286,7 +292,7 @@ class SourcesSpider(scrapy.Spider):
             if state.run.finished_at is None:
                 if reason != "finished":
                     state.run.fail(f"crawl interrupted ({reason})")
-                self._source_done(state.source.name)
+                self._source_done(state.source.name, interrupted=reason != "finished")
         if self.owns_archive:
             self.archive.close()
         if self.owns_pool:

@@ -10,13 +10,15 @@ from crawler.runs import SourceRun
 
 @dataclass
 class SourceState:
-    """One source's run record, unused fallbacks, and what it already saw in this crawl."""
+    """One source's run record, unused fallbacks, what it already saw in this crawl, and the
+    validators to save once its articles are stored."""
 
     source: Source
     run: SourceRun
     fallbacks: list[Route]
     seen_keys: set[str] = field(default_factory=set)
     visited: set[str] = field(default_factory=set)
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # url: etag, modified
 
     def next_fallback(self) -> Route | None:
         """The next unused fallback route, or None."""

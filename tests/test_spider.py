@@ -66,7 +66,24 @@ def test_a_sitemap_index_listing_itself_is_not_followed_again(spider: SourcesSpi
 def test_validators_are_kept_under_the_url_asked_for(spider: SourcesSpider) -> None:
     redirected = route_response(spider, "https://site.ma/index.xml/", INDEX, fetch_url="https://site.ma/index.xml")
     list(spider.parse_route(redirected))
+    assert spider.archive.validators("https://site.ma/index.xml") == (None, None)  # articles not stored yet
+    spider._source_done("site")
     assert spider.archive.validators("https://site.ma/index.xml") == ('"v1"', None)
+
+
+def test_validators_are_not_saved_when_the_crawl_was_cut_or_an_article_failed(spider: SourcesSpider) -> None:
+    # A 304 next time would hide the articles this crawl never stored: the route must be read again.
+    list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
+    spider.closed("shutdown")
+    assert spider.archive.validators("https://site.ma/index.xml") == (None, None)
+    assert "crawl interrupted (shutdown)" in spider.runs["site"].messages
+
+
+def test_validators_wait_for_failed_article_pages(spider: SourcesSpider) -> None:
+    list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
+    spider.runs["site"].pages_failed = 1
+    spider._source_done("site")
+    assert spider.archive.validators("https://site.ma/index.xml") == (None, None)
 
 
 def test_an_unexpected_parser_error_fails_the_route_and_starts_the_fallback(
