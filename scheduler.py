@@ -1,4 +1,564 @@
-"""The Veille daemon: per-source crawl jobs, alert dispatch, reload and signals.
+"""The Veille daemon (`veille run`): scheduled crawls, alert dispatch, live reload, health, signals.
 
-Not built yet (issue 5). Until then, run `veille crawl` from cron for one cycle at a time.
+One process, one asyncio Twisted reactor. Each source has an APScheduler job on that loop that runs
+one Scrapy crawl through a long-lived AsyncCrawlerRunner; a reactor cannot be restarted, so crawls
+share it instead of starting one each. Everything that writes outside a crawl (dispatch, health,
+retention, the published status) runs on one "chores" thread with its own SQLite connection, so
+sends and pruning never block the crawls and never race each other.
 """
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler import __version__
+from crawler.config import Config, Source, load_config
+from crawler.dates import format_utc, utc_now
+from crawler.exceptions import ConfigError, StorageError
+from crawler.runs import SourceRun
+from crawler.schedules import Schedule, format_duration, parse_duration
+from crawler.storage import Archive
+from crawler.urls import domain
+
+logger = logging.getLogger("veille.daemon")
+T = TypeVar("T")
+CONFIG_FILES = ("settings.yaml", "sources.yaml", "keywords.yaml", "watchers.yaml")
+HEALTH_EVERY = 600
+HEARTBEAT_EVERY = 5
+WATCH_EVERY = 2
+
+
+@dataclass
+class JobResult:
+    """The last outcome of one job, for `veille status`."""
+
+    at: str
+    status: str
+    error: str | None = None
+
+
+def config_stamp(directory: Path) -> str:
+    """A digest of the config files' contents: it changes with any saved edit, however the editor saves."""
+    digest = hashlib.sha256()
+    for name in CONFIG_FILES:
+        path = directory / name
+        digest.update(name.encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"\0missing")
+    return digest.hexdigest()
+
+
+def spread_offset(name: str, window: float) -> float:
+    """A stable delay in [0, window) for a job's first run: a restart does not start every crawl at once."""
+    if window <= 0:
+        return 0.0
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 10_000 / 10_000 * window
+
+
+def crawl_trigger(schedule: Schedule, interval: int | None = None) -> IntervalTrigger | CronTrigger:
+    """The APScheduler trigger of a source: its cron, or its (adapted) interval with 10% jitter."""
+    if schedule.cron:
+        return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
+    seconds = interval or schedule.every_seconds or 900
+    return IntervalTrigger(seconds=seconds, jitter=min(60, seconds // 10) or None)
+
+
+def digest_trigger(mode: str, timezone: str) -> CronTrigger | None:
+    """When a digest watcher's messages go out: 'hourly', 'daily HH:MM' or 'weekly DOW HH:MM'."""
+    parts = mode.split()
+    if parts[0] == "hourly":
+        return CronTrigger(minute=0, second=5, timezone=timezone)
+    if parts[0] == "daily":
+        hour, minute = parts[1].split(":")
+        return CronTrigger(hour=int(hour), minute=int(minute), second=5, timezone=timezone)
+    if parts[0] == "weekly":
+        hour, minute = parts[2].split(":")
+        return CronTrigger(day_of_week=parts[1], hour=int(hour), minute=int(minute), second=5,
+                           timezone=timezone)
+    return None
+
+
+class Daemon:
+    """The running daemon: config, archive, scheduler, runners and the chores thread."""
+
+    def __init__(self, config: Config, lock_file: Any) -> None:
+        from crawler.metrics import Counters
+        from crawler.workers import AnalysisPool
+
+        self.config = config
+        self.lock_file = lock_file
+        self.stamp = config_stamp(config.directory)
+        self.archive = Archive.for_config(config)
+        self.db_path = config.database_path()
+        self.pool = AnalysisPool(config.settings.extract_workers)
+        self.chores = ThreadPoolExecutor(1, thread_name_prefix="veille-chores")
+        self.chore_archive: Archive | None = None  # opened, used and closed on the chores thread
+        self.runner = self._new_runner(config)
+        self.runners = [self.runner]
+        self.scheduler: AsyncIOScheduler | None = None
+        self.slots: asyncio.Semaphore | None = None
+        self.domain_locks: dict[str, asyncio.Lock] = {}
+        self.intervals: dict[str, int] = {}  # the adapted interval of each interval-scheduled source
+        self.results: dict[str, JobResult] = {}
+        self.last_runs: dict[str, str] = {}
+        self.counters = Counters()
+        self.config_error: str | None = None
+        self.started_at = format_utc(utc_now())
+        self.stopping = False
+        self.http_port: Any = None
+
+    # -- start and stop ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Schedule every job, publish the state, listen for SIGHUP and HTTP."""
+        loop = asyncio.get_running_loop()
+        self.slots = asyncio.Semaphore(self.config.settings.max_concurrent_crawls)
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
+                                          job_defaults={"coalesce": True, "max_instances": 1})
+        self._schedule_all(first=True)
+        self.scheduler.add_listener(self._job_ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        self.scheduler.start()
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload(forced=True)))
+        self._listen_http()
+        await self.chore(self._publish_state_chore, {
+            "pid": str(os.getpid()), "started_at": self.started_at, "stopped_at": None,
+            "version": __version__, "config_dir": str(self.config.directory.resolve()),
+            "config_loaded_at": self.started_at, "config_error": None,
+            "http_listen": self.config.settings.http_listen or None})
+        await self.heartbeat()
+        enabled = [s for s in self.config.sources if s.enabled]
+        logger.info("veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
+                    __version__, len(enabled), len(self.config.topics.enabled()), len(self.config.watchers),
+                    self.db_path, os.getpid())
+
+    async def stop(self) -> None:
+        """Stop cleanly: no new job, crawls cut (their stored articles and runs kept), the send in
+        flight finished, the database closed."""
+        if self.stopping:
+            return
+        self.stopping = True
+        logger.info("stopping: cutting the crawls in progress and finishing the send in flight")
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.http_port is not None:
+            from scrapy.utils.defer import maybe_deferred_to_future
+
+            await maybe_deferred_to_future(self.http_port.stopListening())
+        for runner in self.runners:
+            await runner.stop()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.chores, self._final_chore)
+        self.chores.shutdown(wait=True)
+        self.pool.close()
+        self.archive.close()
+        self.lock_file.close()
+        logger.info("stopped cleanly")
+
+    def _final_chore(self) -> None:
+        if self.chore_archive is None:
+            self.chore_archive = Archive.open(self.db_path)
+        from crawler.daemonstate import publish_state
+
+        publish_state(self.chore_archive.db.conn, {"stopped_at": format_utc(utc_now())})
+        self.chore_archive.close()
+        self.chore_archive = None
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def _schedule_all(self, first: bool = False) -> None:
+        settings = self.config.settings
+        now = utc_now()
+        spread = parse_duration(settings.startup_spread)
+        for source in self.config.sources:
+            if source.enabled:
+                self._add_crawl_job(source, now + timedelta(seconds=spread_offset(source.name, spread))
+                                    if first else None)
+        dispatch = parse_duration(settings.dispatch_interval)
+        self._put_job("dispatch", self.dispatch, IntervalTrigger(seconds=dispatch),
+                      next_run_time=now + timedelta(seconds=min(5, dispatch)) if first else None)
+        self._schedule_digests()
+        self._put_job("retention", self.retention, CronTrigger.from_crontab(settings.retention_cron,
+                                                                             timezone="UTC"))
+        self._put_job("health", self.check_health, IntervalTrigger(seconds=HEALTH_EVERY))
+        if first:
+            self._put_job("heartbeat", self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_EVERY))
+            self._put_job("config-watch", self.reload, IntervalTrigger(seconds=WATCH_EVERY))
+
+    def _put_job(self, job_id: str, func: Callable[..., Any], trigger: Any, args: tuple = (),
+                 next_run_time: datetime | None = None, grace: int = 60) -> None:
+        """Add a job, or give an existing one its new trigger without losing its turn."""
+        job = self.scheduler.get_job(job_id)
+        if job is not None and str(job.trigger) == str(trigger):
+            return
+        if job is not None:
+            self.scheduler.reschedule_job(job_id, trigger=trigger)
+            return
+        kwargs = {"next_run_time": next_run_time} if next_run_time else {}
+        self.scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id, misfire_grace_time=grace,
+                               **kwargs)
+
+    def _add_crawl_job(self, source: Source, first_run: datetime | None) -> None:
+        schedule = source.schedule
+        interval = self.intervals.get(source.name) if schedule.cron is None else None
+        if interval is not None and not schedule.bounds()[0] <= interval <= schedule.bounds()[1]:
+            interval = None  # the bounds changed: start again from `every`
+        if interval is None:
+            self.intervals.pop(source.name, None)
+        grace = max(30, (interval or schedule.every_seconds or 120) // 2)
+        self._put_job(f"crawl:{source.name}", self.crawl, crawl_trigger(schedule, interval), (source.name,),
+                      first_run, grace)
+
+    def _schedule_digests(self) -> None:
+        wanted = set()
+        for watcher in self.config.watchers:
+            trigger = digest_trigger(watcher.mode, watcher.timezone) if watcher.enabled else None
+            if trigger is not None:
+                wanted.add(f"digest:{watcher.name}")
+                self._put_job(f"digest:{watcher.name}", self.dispatch, trigger)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id not in wanted:
+                job.remove()
+
+    async def crawl(self, name: str) -> None:
+        """One crawl of one source, within the global cap and one crawl per domain at a time."""
+        config = self.config  # a reload during the crawl does not change this crawl
+        try:
+            source = config.source(name)
+        except KeyError:
+            return
+        from crawler.runner import crawl_sources
+
+        lock = self.domain_locks.setdefault(_source_domain(source), asyncio.Lock())
+        try:
+            async with self.slots, lock:
+                if self.stopping:
+                    return
+                started = asyncio.get_running_loop().time()
+                runs = await crawl_sources(self.runner, config, self.archive, self.pool, [name])
+                seconds = asyncio.get_running_loop().time() - started
+        except asyncio.CancelledError:  # the daemon is stopping while this crawl waited for a slot
+            return
+        except Exception as exc:  # one source's crash never stops the daemon
+            logger.exception("crawl %s crashed", name)
+            self._done(f"crawl:{name}", "failed", f"{type(exc).__name__}: {exc}")
+            return
+        for run in runs:
+            self._log_run(run, seconds)
+        if self.stopping:
+            return
+        interval = await self.chore(self._after_crawl_chore, name, config)
+        self._adapt(source, interval)
+        if any(run.new or run.updated for run in runs):
+            await self.dispatch()
+
+    def _log_run(self, run: SourceRun, seconds: float) -> None:
+        self.counters.crawls[(run.source, run.status)] += 1
+        for outcome in ("new", "updated", "duplicate"):
+            self.counters.articles[(run.source, outcome)] += getattr(run, outcome)
+        self.counters.last_crawl[run.source] = time.time()
+        line = (f"crawl {run.source}: {run.status}, {run.found} found, {run.new} new, {run.updated} updated, "
+                f"{run.not_modified} unchanged (304), {run.errors} errors in {seconds:.1f}s")
+        if run.messages:
+            line += f"; {run.messages[0]}"
+        logger.log(logging.INFO if run.succeeded else logging.WARNING, line, extra={"source": run.source})
+        self._done(f"crawl:{run.source}", run.status, run.messages[0] if run.messages else None)
+
+    def _adapt(self, source: Source, interval: int | None) -> None:
+        if interval is None or self.stopping or source.schedule.cron:
+            return
+        current = self.intervals.get(source.name, source.schedule.every_seconds)
+        if current and abs(interval - current) <= current * 0.1:
+            return
+        self.intervals[source.name] = interval
+        job_id = f"crawl:{source.name}"
+        if self.scheduler.get_job(job_id) is not None:
+            self.scheduler.reschedule_job(job_id, trigger=crawl_trigger(source.schedule, interval))
+            logger.info("source %s now polled every %s (its rhythm; bounds %s)", source.name,
+                        format_duration(interval), source.schedule.describe())
+
+    async def dispatch(self) -> None:
+        """Send the alerts and notices that are due (on the chores thread)."""
+        if not self.stopping:
+            await self.chore(self._dispatch_chore, self.config)
+
+    async def check_health(self) -> None:
+        """Assess every enabled source (silence needs a clock, not just crawl results)."""
+        config = self.config
+        for source in config.sources:
+            if source.enabled and not self.stopping:
+                await self.chore(self._health_chore, source.name, config)
+        self._done("health", "ok")
+
+    async def retention(self) -> None:
+        """Prune what the archive no longer needs."""
+        await self.chore(self._retention_chore, self.config)
+
+    async def heartbeat(self) -> None:
+        """Publish the jobs and a heartbeat for `veille status`."""
+        from crawler.daemonstate import JobRow
+
+        if self.scheduler is None or self.stopping:
+            return
+        jobs = []
+        for job in self.scheduler.get_jobs():
+            result = self.results.get(job.id)
+            jobs.append(JobRow(job.id, _describe_trigger(job.trigger),
+                               format_utc(job.next_run_time) if job.next_run_time else None,
+                               self.last_runs.get(job.id), result.status if result else None,
+                               result.error if result else None))
+        await self.chore(self._heartbeat_chore, jobs, {"heartbeat_at": format_utc(utc_now()),
+                                                        "config_error": self.config_error})
+
+    # -- live reload ---------------------------------------------------------------------------
+
+    async def reload(self, forced: bool = False) -> None:
+        """Reload the config when a file changed (or on SIGHUP); keep the last good one if broken."""
+        directory = self.config.directory
+        stamp = await asyncio.to_thread(config_stamp, directory)
+        if self.stopping or (stamp == self.stamp and not forced):
+            return
+        self.stamp = stamp
+        try:
+            config = await asyncio.to_thread(load_config, directory)
+        except ConfigError as exc:
+            self._reject(exc, stamp)
+            return
+        self._apply(config)
+
+    def _reject(self, exc: ConfigError, stamp: str) -> None:
+        self.counters.reloads["error"] += 1
+        self.config_error = exc.problems[0] + (f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1
+                                               else "")
+        for problem in exc.problems:
+            logger.error("config not reloaded, still running the last good one: %s", problem)
+        self._done("config-watch", "error", self.config_error)
+        asyncio.ensure_future(self.chore(self._config_notice_chore, exc.problems, stamp, self.config))
+
+    def _apply(self, config: Config) -> None:
+        old = self.config
+        if config.database_path() != self.db_path:
+            logger.warning("the database path changed to %s; it takes effect at the next restart (still %s)",
+                           config.database_path(), self.db_path)
+        self.config, self.config_error = config, None
+        self.runner = self._new_runner(config)
+        self.runners = [r for r in self.runners if r.crawlers] + [self.runner]
+        before = {s.name: s for s in old.sources if s.enabled}
+        after = {s.name: s for s in config.sources if s.enabled}
+        for name in before.keys() - after.keys():
+            self.scheduler.remove_job(f"crawl:{name}")
+            self.intervals.pop(name, None)
+        for name, source in after.items():
+            first = utc_now() + timedelta(seconds=spread_offset(name, 10)) if name not in before else None
+            self._add_crawl_job(source, first)
+        self._schedule_all()
+        self.counters.reloads["ok"] += 1
+        changed = sum(1 for n in after.keys() & before.keys() if after[n] != before[n])
+        logger.info("config reloaded: %d sources (%d added, %d removed, %d changed), %d topics, %d watchers",
+                    len(after), len(after.keys() - before.keys()), len(before.keys() - after.keys()), changed,
+                    len(config.topics.enabled()), len(config.watchers))
+        self._done("config-watch", "reloaded")
+        asyncio.ensure_future(self.chore(self._publish_state_chore, {
+            "config_loaded_at": format_utc(utc_now()), "config_error": None}))
+
+    def _new_runner(self, config: Config) -> Any:
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        from crawler.runner import build_scrapy_settings
+
+        settings = build_scrapy_settings(config, log_level="INFO")
+        settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+        return AsyncCrawlerRunner(settings)
+
+    # -- the chores thread ---------------------------------------------------------------------
+
+    async def chore(self, func: Callable[..., T], *args: Any) -> T | None:
+        """Run `func(conn, *args)` on the chores thread; log its failure instead of raising."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.chores, self._with_conn, func, args)
+        except RuntimeError:  # the executor is shut down: we are stopping
+            return None
+        except Exception as exc:
+            logger.error("%s failed: %s (hint: check free disk space and the database file's permissions)",
+                         func.__name__.strip("_").replace("_chore", ""), exc)
+            return None
+
+    def _with_conn(self, func: Callable[..., T], args: tuple) -> T | None:
+        if self.stopping and func.__name__ not in ("_final_chore",):
+            return None
+        if self.chore_archive is None:
+            self.chore_archive = Archive.open(self.db_path)
+        return func(self.chore_archive.db.conn, *args)
+
+    def _dispatch_chore(self, conn: Any, config: Config) -> None:
+        from alerts.dispatch import dispatch_due, policy_from
+
+        done = dispatch_due(conn, {w.name: w for w in config.watchers},
+                            policy_from(config.settings, dict(os.environ)), utc_now())
+        for outcome in ("sent", "failed", "dead"):
+            self.counters.deliveries[outcome] += getattr(done, outcome)
+        if done.sent or done.failed or done.dead or done.notices:
+            logger.info("alerts: %d sent, %d failed (retried later), %d dead, %d held back by a cap, "
+                        "%d admin notices sent", done.sent, done.failed, done.dead, done.postponed,
+                        done.notices)
+        for error in done.errors[:5]:
+            logger.warning("alert not delivered: %s", error)
+        self._done("dispatch", "failed" if done.failed or done.dead else "ok",
+                   done.errors[0] if done.errors else None)
+
+    def _after_crawl_chore(self, conn: Any, name: str, config: Config) -> int | None:
+        from crawler.health import adapt_interval
+        from crawler.healthcheck import load_facts
+
+        self._health_chore(conn, name, config)
+        source = config.source(name)
+        if not config.settings.adaptive_polling:
+            return None
+        return adapt_interval(source.schedule, load_facts(conn, name, utc_now()), utc_now())
+
+    def _health_chore(self, conn: Any, name: str, config: Config) -> None:
+        from crawler.health import Thresholds
+        from crawler.healthcheck import check_source
+
+        settings = config.settings
+        thresholds = Thresholds(settings.health_failures,
+                                timedelta(seconds=parse_duration(settings.health_silence_min)),
+                                float(settings.health_yield_drop))
+        for line in check_source(conn, name, thresholds, {w.name: w for w in config.watchers}, utc_now()):
+            logger.warning(line, extra={"source": name})
+
+    def _retention_chore(self, conn: Any, config: Config) -> None:
+        from crawler.retention import prune
+
+        settings = config.settings
+        done = prune(conn, utc_now(), settings.prune_bodies_after_days, settings.keep_runs_days,
+                     settings.story_window_days)
+        logger.info(done.describe())
+        self._done("retention", "ok")
+
+    def _config_notice_chore(self, conn: Any, problems: list[str], stamp: str, config: Config) -> None:
+        from alerts.notices import Notice, raise_notice
+
+        body = ("An edit of the config was refused; Veille keeps running on the last good config.\n\n"
+                + "\n".join(problems) + "\n\nFix the file: the daemon reloads it as soon as it is saved.")
+        notice = Notice(f"config:{stamp}", "config-error", "config edit refused: " + problems[0][:120], body)
+        raise_notice(conn, notice, {w.name: w for w in config.watchers}, utc_now())
+        self._dispatch_chore(conn, config)
+
+    def _publish_state_chore(self, conn: Any, values: dict[str, str | None]) -> None:
+        from crawler.daemonstate import publish_state
+
+        publish_state(conn, values)
+
+    def _heartbeat_chore(self, conn: Any, jobs: list, values: dict[str, str | None]) -> None:
+        from crawler.daemonstate import publish_jobs, publish_state
+
+        publish_jobs(conn, jobs)
+        publish_state(conn, values)
+
+    def _job_ran(self, event: JobExecutionEvent) -> None:
+        self.last_runs[event.job_id] = format_utc(utc_now())
+        if event.exception is not None:
+            self._done(event.job_id, "error", f"{type(event.exception).__name__}: {event.exception}")
+
+    def _done(self, job_id: str, status: str, error: str | None = None) -> None:
+        self.results[job_id] = JobResult(format_utc(utc_now()), status, error)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _listen_http(self) -> None:
+        listen = self.config.settings.http_listen
+        if not listen:
+            return
+        from twisted.internet import reactor
+        from twisted.web.server import Site
+
+        from crawler.endpoint import Endpoint
+
+        host, _, port = listen.rpartition(":")
+        self.http_port = reactor.listenTCP(int(port), Site(Endpoint(self)), interface=host.strip("[]"))
+        logger.info("health and metrics on http://%s/healthz and /metrics", listen)
+
+
+def _source_domain(source: Source) -> str:
+    routes = source.routes or source.fallbacks
+    return domain(routes[0].url) if routes else source.name
+
+
+def _describe_trigger(trigger: Any) -> str:
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {format_duration(trigger.interval.total_seconds())}"
+    if isinstance(trigger, CronTrigger):
+        fields = {f.name: str(f) for f in trigger.fields}
+        return f"cron {fields['minute']} {fields['hour']} {fields['day']} {fields['month']} " \
+               f"{fields['day_of_week']} ({trigger.timezone})"
+    return str(trigger)
+
+
+def take_lock(db_path: Path) -> Any:
+    """An exclusive lock beside the database, so two daemons never crawl into one archive."""
+    path = db_path.with_name(db_path.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise StorageError(f"{db_path}: another `veille run` (pid {holder}) already uses this archive "
+                           "(hint: stop it first, or point VEILLE_DB at another file)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def run_daemon(config: Config, log_format: str | None = None, verbose: bool = False) -> int:
+    """Run the daemon until SIGTERM or SIGINT; return the exit code."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from scrapy.utils.defer import deferred_from_coro
+    from scrapy.utils.log import configure_logging
+    from twisted.internet import reactor
+
+    from crawler.logs import configure_logs
+    from crawler.runner import build_scrapy_settings
+
+    settings = build_scrapy_settings(config)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    configure_logging(settings)  # routes Twisted's log into Python logging
+    configure_logs(log_format or config.settings.log_format, verbose)
+    daemon = Daemon(config, take_lock(config.database_path()))
+    failed: list[BaseException] = []
+
+    def started() -> None:
+        done = deferred_from_coro(daemon.start())
+        done.addErrback(lambda f: (failed.append(f.value), logger.error("could not start: %s", f.value),
+                                   reactor.stop()))
+
+    reactor.callWhenRunning(started)
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: deferred_from_coro(daemon.stop()))
+    reactor.run()
+    return 1 if failed else 0

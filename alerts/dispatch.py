@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from alerts.channels import Outcome, SmtpSettings, send_apprise, send_email, send_webhook
+from alerts.notices import Notice, raise_notice, send_notices
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
 from alerts.watchers import SECRET, Watcher
 from crawler.dates import format_utc
@@ -28,6 +28,7 @@ class Dispatched:
     failed: int = 0
     dead: int = 0
     postponed: int = 0
+    notices: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -65,23 +66,15 @@ def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy:
         outcome = send(watcher, channel, alert, policy)
         _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
     if result.dead:
-        _tell_admins(watchers, policy, result)
+        dead = [e for e in result.errors if " is dead after " in e]
+        text = ("Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
+                "channel works.\n\n" + "\n".join(dead))
+        key = "dead:" + ",".join(sorted(e.split()[1] for e in dead))
+        subject = f"{len(dead)} alert(s) could not be delivered"
+        raise_notice(conn, Notice(key, "dead-deliveries", subject, text), watchers, now)
+    notices = send_notices(conn, watchers, policy, now, jitter)
+    result.notices = notices.sent
     return result
-
-
-def _tell_admins(watchers: dict[str, Watcher], policy: Policy, result: Dispatched) -> None:
-    """Email the admin watchers the deliveries that were given up (a notice, not itself retried)."""
-    dead = [e for e in result.errors if " is dead after " in e]
-    for admin in (w for w in watchers.values() if w.admin and w.enabled and w.email):
-        message = EmailMessage()
-        message["Subject"] = f"[Veille] {len(dead)} alert(s) could not be delivered"
-        message["From"] = policy.smtp.sender
-        message["To"] = ", ".join(admin.email)
-        message.set_content("Veille gave up on these deliveries; `veille alerts retry --dead` sends "
-                            "them again once the channel works.\n\n" + "\n".join(dead) + "\n")
-        outcome = send_email(policy.smtp, message)
-        if not outcome.ok:
-            result.errors.append(f"admin notice to {admin.name}: {outcome.error}")
 
 
 def _send_digests(conn: sqlite3.Connection, rows: list[tuple], watchers: dict[str, Watcher], policy: Policy,

@@ -106,6 +106,52 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file:
     sys.exit(0 if all(run.succeeded for run in runs) else 1)
 
 
+@main.command()
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Log lines as text or JSON (default: log_format in settings.yaml).")
+@click.option("-v", "--verbose", is_flag=True, help="Also Scrapy's and the libraries' own INFO lines.")
+@click.pass_context
+def run(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
+    """Run the daemon: every source on its schedule, alerts as they are due, config reloaded on edit.
+
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads the config at once.
+
+    Example: veille run --log-format json
+    """
+    from scheduler import run_daemon  # imports Scrapy and Twisted: only when running
+
+    config = load(ctx)
+    try:
+        code = run_daemon(config, log_format, verbose)
+    except VeilleError as exc:
+        raise CommandError(str(exc)) from exc
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Is the daemon running; its jobs and next runs; each source's last result; the outbox.
+
+    Exit code 0 when the daemon runs, 3 when it does not.
+
+    Example: veille status
+    """
+    from crawler.daemonstate import read_status
+    from crawler.statusview import render_status, status_json
+
+    config = load(ctx)
+    archive = open_archive(config)
+    try:
+        found = read_status(archive.db.conn)
+    finally:
+        archive.close()
+    now = utc_now()
+    click.echo(status_json(found, now) if as_json else render_status(found, now))
+    sys.exit(0 if found.running(now) else 3)
+
+
 def dispatch_now(config: Config) -> str:
     """Send the alerts that are due (so a cron job gets alerts without the daemon); one summary line."""
     from alerts.dispatch import dispatch_due, policy_from
@@ -183,7 +229,9 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
 
 def _register_alert_commands() -> None:
     from alerts.cli import alerts, backtest, try_command
+    from crawler.serve import serve
 
+    main.add_command(serve)
     main.add_command(try_command)
     main.add_command(backtest)
     main.add_command(alerts)

@@ -100,6 +100,27 @@ def m004_delivery_attempts(db: Database) -> None:
     db.execute("CREATE INDEX delivery_attempts_delivery ON delivery_attempts(delivery_id)")
 
 
+@migrations()
+def m005_daemon(db: Database) -> None:
+    """Admin notices (an outbox of their own), open source problems, and what the daemon publishes."""
+    db.execute("""
+        CREATE TABLE notices (
+            id TEXT PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            body TEXT NOT NULL, watcher TEXT NOT NULL, channel TEXT NOT NULL, status TEXT NOT NULL,
+            due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            created_at TEXT NOT NULL, sent_at TEXT)""")
+    db.execute("CREATE INDEX notices_due ON notices(status, due_at)")
+    db.execute("""
+        CREATE TABLE source_problems (
+            source TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, raised_at TEXT NOT NULL,
+            PRIMARY KEY (source, kind))""")
+    db.execute("""
+        CREATE TABLE daemon_jobs (
+            id TEXT PRIMARY KEY, trigger TEXT NOT NULL, next_run TEXT, last_run TEXT,
+            last_status TEXT, last_error TEXT)""")
+    db.execute("CREATE TABLE daemon_state (key TEXT PRIMARY KEY, value TEXT)")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -173,6 +174,18 @@ def datasette_args(database: Path, metadata: Path, host: str, port: int) -> list
             "--setting", "truncate_cells_html", "300", "--setting", "sql_time_limit_ms", "5000"]
 
 
+def check_port(host: str, port: int) -> None:
+    """A clean error, before Datasette starts, when the address is unknown or taken."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                           "(hint: choose another --port)") from None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port.")
@@ -190,6 +203,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         from datasette.cli import serve as datasette_serve
     except ImportError:
         raise CommandError(INSTALL_HINT) from None
+    check_port(host, port)
     open_archive(config).close()  # brings an older archive's schema up to date for the queries
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: anyone who can reach {host}:{port} can read the whole archive", err=True)

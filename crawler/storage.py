@@ -265,8 +265,9 @@ class Archive:
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a route's ETag and Last-Modified for the next conditional GET."""
-        self.db.execute("UPDATE routes SET etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified) "
-                        "WHERE url = ?", [etag, last_modified, url])
+        self.db.execute("UPDATE routes SET etag = COALESCE(?, etag), "
+                        "last_modified = COALESCE(?, last_modified) WHERE url = ?",
+                        [etag, last_modified, url])
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make sure every configured source has its row."""

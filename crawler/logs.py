@@ -1,0 +1,42 @@
+"""The daemon's log: text or JSON lines on stderr, Scrapy's chatter kept at warnings unless asked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIET = ("py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer")
+# Scrapy logs each failed download with a traceback; the spider already reports it in one line.
+SILENT = ("scrapy", "twisted")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and exception text if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        for key in ("source", "job"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logs(log_format: str, verbose: bool = False) -> None:
+    """Send every log record to stderr as text or JSON lines; libraries' INFO only when verbose."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in SILENT:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
