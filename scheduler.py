@@ -351,6 +351,7 @@ class Daemon:
         for problem in exc.problems:
             logger.error("config not reloaded, still running the last good one: %s", problem)
         self._done("config-watch", "error", self.config_error)
+        asyncio.ensure_future(self.chore(self._publish_state_chore, {"config_error": self.config_error}))
         asyncio.ensure_future(self.chore(self._config_notice_chore, exc.problems, stamp, self.config))
 
     def _apply(self, config: Config) -> None:

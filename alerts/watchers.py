@@ -69,14 +69,14 @@ class Watcher:
                 and (not self.languages or language in self.languages))
 
 
-def load_watchers(path: Path, topics: set[str], sources: set[str],
+def load_watchers(path: Path, topics: set[str] | None, sources: set[str] | None,
                   environ: Mapping[str, str]) -> tuple[Watcher, ...]:
     """Validate watchers.yaml; ConfigError lists every problem (file, line, watcher, key, hint)."""
     return load_named_list(path, "watchers", "watcher", "watcher",
                            lambda raw, key, problems: _watcher(raw, key, problems, topics, sources, environ))
 
 
-def _watcher(raw: Any, key: KeyPath, problems: Problems, topics: set[str], sources: set[str],
+def _watcher(raw: Any, key: KeyPath, problems: Problems, topics: set[str] | None, sources: set[str] | None,
              environ: Mapping[str, str]) -> Watcher | None:
     started = problems.begin_entry(raw, key, "watcher", WATCHER_KEYS, "cellule-ia")
     if started is None:
@@ -101,7 +101,7 @@ def _watcher(raw: Any, key: KeyPath, problems: Problems, topics: set[str], sourc
                    admin=raw.get("admin", False), enabled=raw.get("enabled", True))
 
 
-def _names(raw: Any, known: set[str], key: KeyPath, problems: Problems, owner: str, kind: str,
+def _names(raw: Any, known: set[str] | None, key: KeyPath, problems: Problems, owner: str, kind: str,
            hint: str, required: bool = False) -> tuple[str, ...]:
     if raw is None or raw == []:
         if required:
@@ -110,7 +110,7 @@ def _names(raw: Any, known: set[str], key: KeyPath, problems: Problems, owner: s
     if not problems.expect(raw, list, key, hint, owner):
         return ()
     for index, value in enumerate(raw):
-        if value not in known:
+        if known is not None and value not in known:  # None: that file failed, its errors say why
             problems.add(key + (index,), f"unknown {kind} {value!r}", hint, owner)
     return tuple(raw)
 

@@ -10,12 +10,13 @@ import click
 
 from crawler import __version__
 from crawler.clitools import CommandError, load, open_archive, parse_since
-from crawler.config import Config, config_dir
+from crawler.config import Config, config_dir, read_settings
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import VeilleError
 from crawler.reports import source_health
 from crawler.runs import SourceRun
 from crawler.search import search
+from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
 
@@ -141,8 +142,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from crawler.daemonstate import read_status
     from crawler.statusview import render_status, status_json
 
-    config = load(ctx)
-    archive = open_archive(config)
+    # Only the database is needed: status must work while a broken edit waits to be fixed.
+    settings, _ = read_settings(ctx.obj["config_dir"])
+    try:
+        archive = Archive.open(settings.database_path(dict(os.environ)))
+    except VeilleError as exc:
+        raise CommandError(str(exc)) from exc
     try:
         found = read_status(archive.db.conn)
     finally:

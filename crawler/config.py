@@ -14,7 +14,7 @@ from alerts.watchers import Watcher, load_watchers
 from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_duration, parse_schedule
 from crawler.selectors import selector_error
-from crawler.settings_spec import Settings, validate_settings
+from crawler.settings_spec import SETTINGS, Settings, validate_settings
 from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
 
 SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
@@ -93,36 +93,43 @@ def load_config(directory: Path) -> Config:
         raise ConfigError([f"{directory}: config directory not found "
                            "(hint: pass --config DIR or set VEILLE_CONFIG)"])
     messages: list[str] = []
-    settings = Settings({})
-    settings_path = directory / "settings.yaml"
-    try:
-        raw, lines = load_yaml(settings_path) if settings_path.exists() else (None, {})
-        problems = Problems(settings_path, lines)
-        settings = validate_settings(raw, problems)
-        messages += problems.messages
-    except ConfigError as exc:
-        messages += exc.problems
+    settings, messages = read_settings(directory)
     try:
         sources = load_sources(directory / "sources.yaml", settings)
     except ConfigError as exc:
         messages += exc.problems
         sources = ()
     topics = Topics(directory / "keywords.yaml")
+    topic_names: set[str] | None = set()
     try:
         if topics.path.exists():
             topics = load_topics(topics.path, {s.name for s in sources} if sources else None)
+            topic_names = {t.name for t in topics.topics}
     except ConfigError as exc:
         messages += exc.problems
+        topic_names = None  # the watchers' topics cannot be checked against a broken file
     watchers: tuple[Watcher, ...] = ()
     try:
         if (directory / "watchers.yaml").exists():
-            watchers = load_watchers(directory / "watchers.yaml", {t.name for t in topics.topics},
-                                     {s.name for s in sources}, os.environ)
+            watchers = load_watchers(directory / "watchers.yaml", topic_names,
+                                     {s.name for s in sources} if sources else None, os.environ)
     except ConfigError as exc:
         messages += exc.problems
     if messages:
         raise ConfigError(messages)
     return Config(directory, settings, sources, topics, watchers)
+
+
+def read_settings(directory: Path) -> tuple[Settings, list[str]]:
+    """settings.yaml alone: the valid settings (defaults where broken) and its problems."""
+    path = directory / "settings.yaml"
+    try:
+        raw, lines = load_yaml(path) if path.exists() else (None, {})
+    except ConfigError as exc:
+        return Settings({s.name: s.default for s in SETTINGS}), exc.problems
+    problems = Problems(path, lines)
+    settings = validate_settings(raw, problems)
+    return settings, problems.messages
 
 
 def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:

@@ -19,7 +19,7 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 1
 # Scrapy starts this many tasks for every callback's output; an article page yields one item.
 CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 1.5
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # 0.5x to 1.5x the delay, as browsers look
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 10_000_000
 DOWNLOAD_WARNSIZE = 5_000_000
@@ -56,7 +56,7 @@ def scrapy_settings(settings: Settings, base: dict[str, Any] | None = None) -> d
     out.update({
         "USER_AGENT": settings.user_agent_string(__version__),
         "DOWNLOAD_DELAY": float(settings.download_delay),
-        "RANDOMIZE_DOWNLOAD_DELAY": settings.download_delay > 0,
+        "DOWNLOAD_DELAY_JITTER": 0.5 if settings.download_delay > 0 else 0.0,
         "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_per_domain,
         "CONCURRENT_REQUESTS": settings.concurrent_requests,
         "DOWNLOAD_TIMEOUT": float(settings.timeout),

@@ -121,6 +121,7 @@ class MiniWeb:
         self._headers: dict[str, dict[str, dict[str, str | None]]] = {}
         self._memory: dict[tuple[str, str], _Doc] = {}
         self._removed: set[tuple[str, str]] = set()
+        self._delays: dict[tuple[str, str], float] = {}
         self._log: dict[str, list[Logged]] = {s: [] for s in self.sites}
         self._hits: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
@@ -175,6 +176,11 @@ class MiniWeb:
             self._removed.discard((site, key))
             self._memory[(site, key)] = _Doc(body, mtime, key)
 
+    def slow_down(self, site: str, path: str, seconds: float) -> None:
+        """Make URL ``path`` wait ``seconds`` before answering (a crawl caught in the middle)."""
+        with self._lock:
+            self._delays[(site, _key(path))] = seconds
+
     def remove(self, site: str, path: str) -> None:
         """Make URL ``path`` answer 404 (drops a put() document and hides the file on disk)."""
         key = _key(path)
@@ -199,6 +205,7 @@ class MiniWeb:
         with self._lock:
             self._memory.clear()
             self._removed.clear()
+            self._delays.clear()
             self._hits.clear()
 
     # -- lookup ------------------------------------------------------------------------------
@@ -257,6 +264,9 @@ class MiniWeb:
         key = unquote(split.path) + (f"?{unquote(split.query)}" if split.query else "")
         if site == FAULTS and (status := self._fault(h, key)) is not None:
             return status
+        with self._lock:
+            delay = self._delays.get((site, key), 0)
+        time.sleep(delay)
         doc = self._find(site, key)
         if isinstance(doc, str):
             return self._send(h, 301, {"Location": self.base(site) + doc})

@@ -1,0 +1,416 @@
+"""Soak benchmark: 1,000 crawl cycles through the daemon's own crawl job; memory growth and idle CPU.
+
+Why: the daemon (`veille run`) crawls every source again and again in one long-lived process, on one
+reactor, with one archive, worker pool and chores thread. A leak of a few kilobytes per cycle, or a
+cycle that costs more CPU than it should, only shows after many cycles.
+
+How: a small news site (a feed of --articles articles with real Arabic text, as in bench/crawl.py) is
+served on 127.0.0.1 by tests/miniweb.py, with an aiosmtpd server for the alert emails (one topic
+matches every article, one instant email watcher). Each phase runs in its own child process, so its
+memory figures are its own:
+
+  bare    the baseline: a bare Scrapy spider on a long-lived AsyncCrawlerRunner, same Scrapy settings,
+          fetching the same feed --cycles times (a conditional GET after the first: 304, as the daemon)
+  daemon  a scheduler.Daemon built as `veille run` builds it (asyncio reactor, logging, lock, archive,
+          worker pool, chores thread); its real crawl job `Daemon.crawl(source)` is awaited --cycles
+          times in a row: semaphore, domain lock, crawl_sources, run log, health and adaptive-polling
+          chore, dispatch. The first cycle stores the articles and sends their emails; the others are
+          idle (robots.txt and a 304 for the feed), unless --new-every publishes an article now and then.
+          The APScheduler is created and paused so no timed job (heartbeat, config watch) runs.
+
+RSS is read from /proc after the warm-up (--warm cycles) and at the end; CPU is the process's own
+(all threads) plus the extraction worker's. Figures are printed as JSON lines, then a summary.
+
+Usage: python bench/soak.py [--cycles 1000] [--articles 20] [--warm 10] [--new-every 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.utils
+import gc
+import json
+import multiprocessing
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import scrapy
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.crawl import article_page, paragraphs  # noqa: E402
+
+SOURCE = "soak"
+TERM = "المقال"  # every generated body ends with "رقم المقال N.": every article matches the topic
+MARK_EVERY = 100
+
+
+# -- the fixture site and config ------------------------------------------------------------------
+
+def make_article(n: int, pool: list[str], published: float | None = None) -> tuple[str, str]:
+    """Title and page of article n (deterministic, so a child process can publish more). The words of
+    each paragraph are shuffled: with only 73 real paragraphs, two articles would otherwise often be
+    near-duplicates, one story, and get one alert between them."""
+    rng = random.Random(n)
+    title = " ".join(rng.choice(pool).split()[:9]) + f" ({n})"
+    related = [" ".join(rng.choice(pool).split()[:9]) for _ in range(15)]
+    body = [" ".join(rng.sample(words, len(words))) for words in (p.split() for p in rng.sample(pool, 4))]
+    page = article_page(n, title, body + [f"رقم المقال {n}."], related)
+    if published is not None:  # the page's JSON-LD date, else a day of November 2026 picked from n
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(published))
+        page = re.sub(r'"datePublished": "[^"]*"', f'"datePublished": "{stamp}"', page)
+    return title, page
+
+
+def feed_text(items: list[tuple[int, str, float]]) -> str:
+    """An RSS feed of (number, title, published timestamp) items, newest first."""
+    entries = "".join(
+        f"<item><title>{title}</title><link>{{{{BASE}}}}/a/{n}.html</link><guid>{{{{BASE}}}}/?p={n}</guid>"
+        f"<pubDate>{email.utils.formatdate(published, usegmt=True)}</pubDate></item>"
+        for n, title, published in sorted(items, key=lambda i: -i[2]))
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
+            f"<link>{{{{BASE}}}}/</link><description>news</description><language>ar</language>{entries}"
+            "</channel></rss>")
+
+
+def write_feed(site: Path, items: list[tuple[int, str, float]]) -> None:
+    """Write the site's feed.xml atomically, so a request never reads half a feed."""
+    tmp = site / ".feed.xml.tmp"  # hidden from MiniWeb
+    tmp.write_text(feed_text(items), "utf-8")
+    tmp.replace(site / "feed.xml")
+
+
+def publish(site: Path, n: int, pool: list[str], keep: int) -> None:
+    """Publish article n: its page, then the feed with it on top (MiniWeb serves files as they are)."""
+    title, page = make_article(n, pool)
+    (site / "a" / f"{n}.html").write_text(page, "utf-8")
+    items = json.loads((site / "_items.json").read_text())
+    items = ([[n, title, time.time()]] + items)[:keep]
+    (site / "_items.json").write_text(json.dumps(items, ensure_ascii=False))
+    write_feed(site, [tuple(i) for i in items])
+
+
+def build_site(root: Path, count: int, name: str = SOURCE) -> Path:
+    """A news site: robots.txt, `count` article pages and their feed, published over the last hours."""
+    site = root / name
+    (site / "a").mkdir(parents=True)
+    (site / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    pool, now = paragraphs(), time.time()
+    items = []
+    for n in range(count):
+        title, page = make_article(n, pool)
+        (site / "a" / f"{n}.html").write_text(page, "utf-8")
+        items.append([n, title, now - (count - n) * 1800])
+    (site / "_items.json").write_text(json.dumps(items, ensure_ascii=False))
+    write_feed(site, [tuple(i) for i in items])
+    return site
+
+
+def write_config(directory: Path, base: str, smtp_port: int) -> None:
+    """A one-source config: no download delay, one topic matching everything, one email watcher."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sources.yaml").write_text(
+        f"sources:\n  - name: {SOURCE}\n    languages: [ar]\n    feeds: [\"{base}/feed.xml\"]\n")
+    (directory / "settings.yaml").write_text(
+        f"database: {directory / 'soak.db'}\ndownload_delay: 0\ntimeout: 10\nretries: 0\n"
+        f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n", "utf-8")
+    (directory / "keywords.yaml").write_text(f"topics:\n  - name: soak\n    any: [{TERM}]\n", "utf-8")
+    (directory / "watchers.yaml").write_text(
+        "watchers:\n  - name: soak\n    topics: [soak]\n    email: [soak@example.ma]\n    mode: instant\n")
+
+
+# -- measuring --------------------------------------------------------------------------------------
+
+def read_rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process now (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def read_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def take_snapshot(phase: str, cycle: int, started: float) -> dict[str, Any]:
+    """This process's (and its worker processes') memory, CPU and resources after `cycle` cycles."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    workers = [p.pid for p in multiprocessing.active_children()]
+    snapshot = {"phase": phase, "cycle": cycle, "seconds": time.perf_counter() - started,
+                "rss_mb": read_rss_mb(), "peak_rss_mb": me.ru_maxrss / 1024, "cpu_s": me.ru_utime + me.ru_stime,
+                "worker_rss_mb": sum(read_rss_mb(p) for p in workers),
+                "worker_cpu_s": sum(read_cpu_s(p) for p in workers)}
+    gc.collect()  # after the readings above: count what is kept, not garbage waiting for the collector
+    return snapshot | {"objects": len(gc.get_objects()), "fds": len(os.listdir("/proc/self/fd")),
+                       "threads": threading.active_count()}
+
+
+def count_types() -> Counter[str]:
+    """Live objects tracked by the garbage collector, by type name."""
+    gc.collect()
+    return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+def print_growing_types(phase: str, before: Counter[str]) -> None:
+    """The object types whose count grew the most since `before` (a leak shows here first)."""
+    grown = count_types()
+    grown.subtract(before)
+    print(json.dumps({"phase": phase, "growing_types": dict(grown.most_common(8))}), flush=True)
+
+
+def is_mark(cycle: int, warm: int, cycles: int) -> bool:
+    return cycle in (1, warm, cycles) or cycle % MARK_EVERY == 0
+
+
+def print_cycle_times(phase: str, durations: list[float], warm: int) -> None:
+    idle = sorted(durations[warm:]) or [0.0]
+    print(json.dumps({"phase": phase, "cycle_times": True, "first_s": durations[0],
+                      "median_s": statistics.median(idle), "p95_s": idle[int(len(idle) * 0.95)],
+                      "max_s": idle[-1]}), flush=True)
+
+
+# -- the daemon phase -------------------------------------------------------------------------------
+
+def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every: int) -> None:
+    """Build the daemon as run_daemon does, then await its crawl job `cycles` times."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from scrapy.utils.defer import deferred_from_coro
+    from scrapy.utils.log import configure_logging
+    from twisted.internet import reactor
+
+    from crawler.config import load_config
+    from crawler.logs import configure_logs
+    from crawler.runner import build_scrapy_settings
+    from scheduler import Daemon, take_lock
+
+    config = load_config(config_dir)
+    settings = build_scrapy_settings(config)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    configure_logging(settings)
+    configure_logs(config.settings.log_format)
+    daemon = Daemon(config, take_lock(config.database_path()))
+    pool, published = paragraphs(), 0
+
+    async def soak() -> None:
+        nonlocal published
+        loop = asyncio.get_running_loop()
+        # What Daemon.start() sets up for the crawl job, minus the timed jobs: the crawl job exists
+        # (adaptive polling reschedules it) but the paused scheduler never runs anything.
+        daemon.slots = asyncio.Semaphore(config.settings.max_concurrent_crawls)
+        daemon.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
+                                            job_defaults={"coalesce": True, "max_instances": 1})
+        daemon._schedule_all(first=True)
+        daemon.scheduler.start(paused=True)
+        started, durations = time.perf_counter(), []
+        for cycle in range(1, cycles + 1):
+            if new_every and cycle > warm and cycle % new_every == 0:
+                publish(site, 100_000 + published, pool, 20)
+                published += 1
+            begin = time.perf_counter()
+            await daemon.crawl(SOURCE)
+            durations.append(time.perf_counter() - begin)
+            if is_mark(cycle, warm, cycles):
+                print(json.dumps(take_snapshot("daemon", cycle, started)), flush=True)
+            if cycle == warm:
+                types = count_types()
+        print_growing_types("daemon", types)
+        print_cycle_times("daemon", durations, warm)
+        print(json.dumps({"phase": "daemon", "outcomes": {f"{s}:{st}": n for (s, st), n in
+                                                          daemon.counters.crawls.items()},
+                          "articles": {o: n for (_, o), n in daemon.counters.articles.items()},
+                          "deliveries": dict(daemon.counters.deliveries), "published": published}),
+              flush=True)
+        await daemon.stop()
+
+    done = deferred_from_coro(soak())
+    done.addErrback(lambda f: (print(f.getTraceback(), file=sys.stderr), None)[1])
+    done.addBoth(lambda _: reactor.stop())
+    reactor.run()
+
+
+# -- the baseline phase -----------------------------------------------------------------------------
+
+class FeedSpider(scrapy.Spider):
+    """Fetch one feed (conditionally when an ETag is known); keep nothing but its status and ETag."""
+
+    name = "bare-feed"
+
+    def __init__(self, url: str = "", etag: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.url, self.etag, self.status = url, etag, 0
+
+    async def start(self) -> Any:
+        headers = {"If-None-Match": self.etag} if self.etag else {}
+        yield scrapy.Request(self.url, headers=headers, dont_filter=True,
+                             meta={"handle_httpstatus_list": [304]})
+
+    def parse(self, response: scrapy.http.Response) -> None:
+        self.status = response.status
+        etag = response.headers.get("ETag")
+        self.etag = etag.decode("latin-1") if etag else self.etag
+
+
+def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
+    """The same number of feed fetches by a bare spider on one long-lived AsyncCrawlerRunner."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from scrapy.crawler import AsyncCrawlerRunner
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor
+
+    from crawler.config import load_config
+    from crawler.runner import build_scrapy_settings
+
+    config = load_config(config_dir)
+    settings = build_scrapy_settings(config, log_level="ERROR")
+    settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+    runner = AsyncCrawlerRunner(settings)
+    url = config.sources[0].routes[0].url
+
+    async def soak() -> None:
+        started, durations, etag, statuses = time.perf_counter(), [], None, Counter()
+        for cycle in range(1, cycles + 1):
+            begin = time.perf_counter()
+            crawler = runner.create_crawler(FeedSpider)
+            await runner.crawl(crawler, url=url, etag=etag)
+            etag = crawler.spider.etag
+            statuses[crawler.spider.status] += 1
+            durations.append(time.perf_counter() - begin)
+            if is_mark(cycle, warm, cycles):
+                print(json.dumps(take_snapshot("bare", cycle, started)), flush=True)
+            if cycle == warm:
+                types = count_types()
+        print_growing_types("bare", types)
+        print_cycle_times("bare", durations, warm)
+        print(json.dumps({"phase": "bare", "statuses": dict(statuses)}), flush=True)
+
+    done = deferred_from_coro(soak())
+    done.addErrback(lambda f: (print(f.getTraceback(), file=sys.stderr), None)[1])
+    done.addBoth(lambda _: reactor.stop())
+    reactor.run()
+
+
+# -- the parent: serve, run the phases, report ------------------------------------------------------
+
+def run_phase(args: argparse.Namespace, phase: str, config_dir: Path, site: Path) -> tuple[list[dict], str]:
+    """Run one phase in a child process; its JSON lines and its stderr (the daemon's log)."""
+    command = [sys.executable, __file__, "--child", phase, "--config", str(config_dir), "--site", str(site),
+               "--cycles", str(args.cycles), "--warm", str(args.warm), "--new-every", str(args.new_every)]
+    env = {k: v for k, v in os.environ.items() if k != "VEILLE_DB"}
+    out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    if out.returncode != 0 or "Traceback" in out.stderr:
+        print(out.stderr[-5000:], file=sys.stderr)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {phase} failed with exit code {out.returncode}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")], out.stderr
+
+
+def summarise_log(log: str) -> list[tuple[int, str]]:
+    """The daemon's log lines grouped by message with digits and timings blanked, commonest first."""
+    shapes = Counter(re.sub(r"\d+(\.\d+)?", "N", line.partition(": ")[2] or line)[:110]
+                     for line in log.splitlines() if line.strip())
+    return [(n, shape) for shape, n in shapes.most_common(6)]
+
+
+def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: str, emails: int) -> None:
+    """Print memory growth, CPU per idle cycle, throughput and the daemon / bare ratios."""
+    figures = {}
+    for name, lines in (("bare", bare), ("daemon", daemon)):
+        marks = {line["cycle"]: line for line in lines if "cycle" in line}
+        warm, end = marks[args.warm], marks[args.cycles]
+        idle = args.cycles - args.warm
+        cpu = (end["cpu_s"] + end["worker_cpu_s"] - warm["cpu_s"] - warm["worker_cpu_s"]) / idle
+        times = next(line for line in lines if line.get("cycle_times"))
+        figures[name] = {"rate": idle / (end["seconds"] - warm["seconds"]), "cpu_ms": cpu * 1000,
+                         "growth": end["rss_mb"] - warm["rss_mb"], "times": times}
+        trend = " ".join(f"{c}:{m['rss_mb']:.1f}" for c, m in sorted(marks.items()))
+        print(f"{name:<6} RSS after cycle {args.warm} {warm['rss_mb']:.1f} MB, after {args.cycles} "
+              f"{end['rss_mb']:.1f} MB: growth {figures[name]['growth']:+.1f} MB; peak {end['peak_rss_mb']:.0f} MB"
+              + (f" + worker {end['worker_rss_mb']:.0f} MB" if end["worker_rss_mb"] else ""))
+        print(f"{name:<6} RSS by cycle (MB): {trend}")
+        grown = next(line["growing_types"] for line in lines if "growing_types" in line)
+        print(f"{name:<6} objects {warm['objects']} -> {end['objects']}, fds {warm['fds']} -> {end['fds']}, "
+              f"threads {warm['threads']} -> {end['threads']}; most grown types "
+              + ", ".join(f"{t} {n:+}" for t, n in grown.items() if n > 0))
+        print(f"{name:<6} {figures[name]['rate']:.1f} idle cycles/s; CPU {figures[name]['cpu_ms']:.1f} ms "
+              f"per idle cycle; cycle time median {times['median_s'] * 1000:.1f} ms, p95 "
+              f"{times['p95_s'] * 1000:.1f} ms, max {times['max_s'] * 1000:.1f} ms; first cycle "
+              f"{times['first_s']:.2f} s")
+    extra = [line for line in daemon if "outcomes" in line][0]
+    bare_statuses = [line for line in bare if "statuses" in line][0]["statuses"]
+    print(f"daemon crawl outcomes {extra['outcomes']}, articles {extra['articles']}, deliveries "
+          f"{extra['deliveries']}, emails received {emails}, articles published during the soak "
+          f"{extra['published']}; bare HTTP statuses {bare_statuses}")
+    lines = [line for line in log.splitlines() if line.strip()]
+    print(f"daemon log: {len(lines)} lines ({len(lines) / args.cycles:.2f} per cycle); commonest:")
+    for n, shape in summarise_log(log):
+        print(f"  {n:>6}  {shape}")
+    d, b = figures["daemon"], figures["bare"]
+    print(f"daemon / bare: CPU per idle cycle {d['cpu_ms'] / b['cpu_ms']:.2f}x, idle cycles/s "
+          f"{d['rate'] / b['rate']:.0%}, RSS growth {d['growth']:+.1f} MB vs {b['growth']:+.1f} MB")
+    verdict = "met" if d["growth"] <= 20 else "MISSED"
+    print(f"RSS growth over {args.cycles - args.warm} cycles: {d['growth']:+.1f} MB (target 20 MB or less: "
+          f"{verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1000, help="crawl cycles per phase")
+    parser.add_argument("--articles", type=int, default=20, help="articles in the feed")
+    parser.add_argument("--warm", type=int, default=10, help="cycles before the 'start' RSS reading")
+    parser.add_argument("--new-every", type=int, default=0,
+                        help="publish a new article every N cycles after the warm-up (0: never)")
+    parser.add_argument("--keep", type=Path, help="build the site, config and database in this new "
+                        "directory and keep them (default: a temporary directory)")
+    parser.add_argument("--child", choices=("bare", "daemon"))
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--site", type=Path)
+    args = parser.parse_args()
+    if args.child == "bare":
+        soak_bare(args.config, args.cycles, args.warm)
+        return
+    if args.child == "daemon":
+        soak_daemon(args.config, args.site, args.cycles, args.warm, args.new_every)
+        return
+    from tests.miniweb import MiniWeb
+    from tests.servers import SmtpServer
+
+    with tempfile.TemporaryDirectory() as temporary:
+        tmp = args.keep or temporary
+        site = build_site(Path(tmp) / "web", args.articles)
+        smtp = SmtpServer().start()
+        try:
+            with MiniWeb(Path(tmp) / "web") as web:
+                config = Path(tmp) / "config"
+                write_config(config, web.base(SOURCE), smtp.port)
+                bare, _ = run_phase(args, "bare", config, site)
+                daemon, log = run_phase(args, "daemon", config, site)
+        finally:
+            smtp.stop()
+    for line in bare + daemon:
+        print(json.dumps(line))
+    report(args, bare, daemon, log, len(smtp.mailbox.messages))
+
+
+if __name__ == "__main__":
+    main()
