@@ -67,7 +67,8 @@ def learn_rhythm(articles: tuple[Seen, ...], since: datetime, now: datetime) -> 
     if len(times) < MIN_HISTORY:
         return Rhythm(len(times), None, None)
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    return Rhythm(len(times), (now - since).total_seconds() / len(times), max(gaps))
+    span = now - max(since, times[0])  # a young source (or a capped history) spans less than the window
+    return Rhythm(len(times), span.total_seconds() / len(times), max(gaps))
 
 
 def adapt_interval(schedule: Schedule, facts: Facts, now: datetime) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -32,6 +33,11 @@ def analyse_page(html: str, url: str, rules: SiteRules, hints: FeedEntry | None,
     return Analysis(page, fingerprint_text(page.title, page.summary, page.body))
 
 
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group; the parent decides when workers stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class AnalysisPool:
     """A pool of worker processes for analyse_page; with 0 workers everything runs inline."""
 
@@ -45,7 +51,8 @@ class AnalysisPool:
         if self.workers <= 0:
             return None
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe.
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_ignore_interrupts)
 
     async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
         """Analyse a page in a worker; inline if the pool broke (a worker crashed) and was replaced."""

@@ -203,6 +203,40 @@ def test_a_broken_edit_keeps_the_last_good_config_and_alerts_the_admin_once(worl
     (world["config"] / "keywords.yaml").write_text(KEYWORDS.format(term="بركان"), "utf-8")
 
 
+def test_schedules_follow_added_removed_and_changed_sources_without_a_restart(world: dict) -> None:
+    daemon: Daemon = world["daemon"]
+    sources = world["config"] / "sources.yaml"
+    before = sources.read_text("utf-8")
+    sources.write_text(world["web"].render(
+        "sources:\n  - name: wp-ar\n    languages: [ar]\n    feeds: ['{{BASE:wp-ar}}/feed']\n"
+        f"    schedule: {{every: {INTERVAL + 1}s}}\n"
+        "  - name: list-fr\n    languages: [fr]\n    listings: [{url: '{{BASE:list-fr}}/maroc/', "
+        "links: 'h3.entry-title a'}]\n"
+        "  - name: fault-404\n    languages: [fr]\n    feeds: ['{{BASE:faults}}/status/404']\n"
+        "    enabled: false\n"), "utf-8")
+    reloads = daemon.log().count("config reloaded")
+    wait_for(lambda: daemon.log().count("config reloaded") > reloads, "the reload of sources.yaml", timeout=10)
+    def crawl_jobs() -> dict:
+        jobs = {j["id"]: j for j in daemon.status()["jobs"] if j["id"].startswith("crawl:")}
+        return jobs if "crawl:list-fr" in jobs else {}
+
+    jobs = wait_for(crawl_jobs, "the published jobs of the new config", timeout=15)
+    assert set(jobs) == {"crawl:wp-ar", "crawl:list-fr"}  # fault-404 is disabled: its job is gone
+    assert jobs["crawl:wp-ar"]["trigger"] == f"every {INTERVAL + 1}s"
+    wait_for(lambda: query(daemon.db, "SELECT 1 FROM crawl_runs WHERE source = 'list-fr'"),
+             "the first crawl of the added source", timeout=20)
+    sources.write_text(before, "utf-8")
+    wait_for(lambda: "crawl:fault-404" in {j["id"] for j in daemon.status()["jobs"]}, "fault-404 back")
+
+
+def test_sighup_reloads_at_once(world: dict) -> None:
+    daemon: Daemon = world["daemon"]
+    reloads = daemon.log().count("config reloaded")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: daemon.log().count("config reloaded") > reloads, "the reload on SIGHUP", timeout=5)
+    assert daemon.proc.poll() is None
+
+
 def test_sigterm_exits_cleanly_and_a_restart_sends_nothing_again(world: dict) -> None:
     daemon: Daemon = world["daemon"]
     assert daemon.stop(signal.SIGTERM) == 0
