@@ -3,8 +3,8 @@
 One process, one asyncio Twisted reactor. Each source has an APScheduler job on that loop that runs
 one Scrapy crawl through a long-lived AsyncCrawlerRunner; a reactor cannot be restarted, so crawls
 share it instead of starting one each. Everything that writes outside a crawl (dispatch, health,
-retention, the published status) runs on one "chores" thread with its own SQLite connection, so
-sends and pruning never block the crawls and never race each other.
+retention) runs on one "chores" thread with its own SQLite connection, so sends and pruning never
+block the crawls and never race each other; the heartbeat has a thread of its own.
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ CONFIG_FILES = ("settings.yaml", "sources.yaml", "keywords.yaml", "watchers.yaml
 HEALTH_EVERY = 600
 HEARTBEAT_EVERY = 5
 WATCH_EVERY = 2
+LANES = ("chores", "status")
+RESTART_ONLY = ("max_concurrent_crawls", "http_listen", "extract_workers", "log_format")
 
 
 @dataclass
 class JobResult:
     """The last outcome of one job, for `veille status`."""
 
-    at: str
     status: str
     error: str | None = None
 
@@ -98,7 +99,7 @@ def digest_trigger(mode: str, timezone: str) -> CronTrigger | None:
 
 
 class Daemon:
-    """The running daemon: config, archive, scheduler, runners and the chores thread."""
+    """The running daemon: config, archive, scheduler, runners and the writer lanes."""
 
     def __init__(self, config: Config, lock_file: Any) -> None:
         from crawler.metrics import Counters
@@ -110,13 +111,18 @@ class Daemon:
         self.archive = Archive.for_config(config)
         self.db_path = config.database_path()
         self.pool = AnalysisPool(config.settings.extract_workers)
-        self.chores = ThreadPoolExecutor(1, thread_name_prefix="veille-chores")
-        self.chore_archive: Archive | None = None  # opened, used and closed on the chores thread
+        # Two single-thread lanes, each with its own connection: "chores" (dispatch, health,
+        # retention) and "status" (heartbeat), so a slow send never makes the daemon look dead.
+        self.lanes = {lane: ThreadPoolExecutor(1, thread_name_prefix=f"veille-{lane}") for lane in LANES}
+        self.lane_archives: dict[str, Archive] = {}  # each opened, used and closed on its lane's thread
         self.runner = self._new_runner(config)
         self.runners = [self.runner]
         self.scheduler: AsyncIOScheduler | None = None
         self.slots: asyncio.Semaphore | None = None
+        self.slot_count = config.settings.max_concurrent_crawls
         self.domain_locks: dict[str, asyncio.Lock] = {}
+        self.reloading = asyncio.Lock()
+        self.followups: set[asyncio.Future] = set()
         self.intervals: dict[str, int] = {}  # the adapted interval of each interval-scheduled source
         self.results: dict[str, JobResult] = {}
         self.last_runs: dict[str, str] = {}
@@ -131,19 +137,19 @@ class Daemon:
     async def start(self) -> None:
         """Schedule every job, publish the state, listen for SIGHUP and HTTP."""
         loop = asyncio.get_running_loop()
-        self.slots = asyncio.Semaphore(self.config.settings.max_concurrent_crawls)
+        self.slots = asyncio.Semaphore(self.slot_count)
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
                                           job_defaults={"coalesce": True, "max_instances": 1})
         self._schedule_all(first=True)
         self.scheduler.add_listener(self._job_ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload(forced=True)))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._follow(self.reload(forced=True)))
         self._listen_http()
         await self.chore(self._publish_state_chore, {
             "pid": str(os.getpid()), "started_at": self.started_at, "stopped_at": None,
             "version": __version__, "config_dir": str(self.config.directory.resolve()),
             "config_loaded_at": self.started_at, "config_error": None,
-            "http_listen": self.config.settings.http_listen or None})
+            "http_listen": self.config.settings.http_listen or None}, lane="status")
         await self.heartbeat()
         enabled = [s for s in self.config.sources if s.enabled]
         logger.info("veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
@@ -157,30 +163,41 @@ class Daemon:
             return
         self.stopping = True
         logger.info("stopping: cutting the crawls in progress and finishing the send in flight")
+        try:
+            await self._wind_down()
+        finally:
+            self.archive.close()
+            self.lock_file.close()
+        logger.info("stopped cleanly")
+
+    async def _wind_down(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()  # no new run; shutting down now would cancel the crawls mid-flight
+        for runner in self.runners:
+            await runner.stop()  # each spider closes: its batch is written, its run recorded
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for task in list(self.followups):
+            task.cancel()
         if self.http_port is not None:
             from scrapy.utils.defer import maybe_deferred_to_future
 
             await maybe_deferred_to_future(self.http_port.stopListening())
-        for runner in self.runners:
-            await runner.stop()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.chores, self._final_chore)
-        self.chores.shutdown(wait=True)
-        self.pool.close()
-        self.archive.close()
-        self.lock_file.close()
-        logger.info("stopped cleanly")
+        for lane, executor in self.lanes.items():  # waits for the chore in flight; queued ones skip
+            await loop.run_in_executor(executor, self._close_lane, lane)
+            executor.shutdown(wait=False)
+        await asyncio.to_thread(self.pool.close)
 
-    def _final_chore(self) -> None:
-        if self.chore_archive is None:
-            self.chore_archive = Archive.open(self.db_path)
-        from crawler.daemonstate import publish_state
+    def _close_lane(self, lane: str) -> None:
+        archive = self.lane_archives.pop(lane, None)
+        if lane == "status":
+            from crawler.daemonstate import publish_state
 
-        publish_state(self.chore_archive.db.conn, {"stopped_at": format_utc(utc_now())})
-        self.chore_archive.close()
-        self.chore_archive = None
+            archive = archive or Archive.open(self.db_path)
+            publish_state(archive.db.conn, {"stopped_at": format_utc(utc_now())})
+        if archive is not None:
+            archive.close()
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -207,7 +224,7 @@ class Daemon:
                  next_run_time: datetime | None = None, grace: int = 60) -> None:
         """Add a job, or give an existing one its new trigger without losing its turn."""
         job = self.scheduler.get_job(job_id)
-        if job is not None and str(job.trigger) == str(trigger):
+        if job is not None and _trigger_key(job.trigger) == _trigger_key(trigger):
             return
         if job is not None:
             self.scheduler.reschedule_job(job_id, trigger=trigger)
@@ -219,10 +236,6 @@ class Daemon:
     def _add_crawl_job(self, source: Source, first_run: datetime | None) -> None:
         schedule = source.schedule
         interval = self.intervals.get(source.name) if schedule.cron is None else None
-        if interval is not None and not schedule.bounds()[0] <= interval <= schedule.bounds()[1]:
-            interval = None  # the bounds changed: start again from `every`
-        if interval is None:
-            self.intervals.pop(source.name, None)
         grace = max(30, (interval or schedule.every_seconds or 120) // 2)
         self._put_job(f"crawl:{source.name}", self.crawl, crawl_trigger(schedule, interval), (source.name,),
                       first_run, grace)
@@ -239,23 +252,23 @@ class Daemon:
                 job.remove()
 
     async def crawl(self, name: str) -> None:
-        """One crawl of one source, within the global cap and one crawl per domain at a time."""
-        config = self.config  # a reload during the crawl does not change this crawl
-        try:
-            source = config.source(name)
-        except KeyError:
-            return
+        """One crawl of one source: one crawl per domain at a time, within the global cap, with the
+        config current when it starts (a reload while it waited is used)."""
         from crawler.runner import crawl_sources
 
-        lock = self.domain_locks.setdefault(_source_domain(source), asyncio.Lock())
+        source = _enabled_source(self.config, name)
+        if source is None:
+            return
         try:
-            async with self.slots, lock:
-                if self.stopping:
+            # The domain first: crawls waiting for a busy domain must not hold slots other sites need.
+            async with self.domain_locks.setdefault(_source_domain(source), asyncio.Lock()), self.slots:
+                config = self.config
+                if self.stopping or _enabled_source(config, name) is None:
                     return
-                started = asyncio.get_running_loop().time()
+                started = time.monotonic()
                 runs = await crawl_sources(self.runner, config, self.archive, self.pool, [name])
-                seconds = asyncio.get_running_loop().time() - started
-        except asyncio.CancelledError:  # the daemon is stopping while this crawl waited for a slot
+                seconds = time.monotonic() - started
+        except asyncio.CancelledError:  # the daemon is stopping while this crawl waited for its turn
             return
         except Exception as exc:  # one source's crash never stops the daemon
             logger.exception("crawl %s crashed", name)
@@ -263,11 +276,18 @@ class Daemon:
             return
         for run in runs:
             self._log_run(run, seconds)
-        if self.stopping:
-            return
+        if not self.stopping:  # health, adaptation and dispatch do not hold up the crawl job
+            self._follow(self._after_crawl(name, config, any(run.new or run.updated for run in runs)))
+
+    def _follow(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.followups.add(task)
+        task.add_done_callback(self.followups.discard)
+
+    async def _after_crawl(self, name: str, config: Config, stored: bool) -> None:
         interval = await self.chore(self._after_crawl_chore, name, config)
-        self._adapt(source, interval)
-        if any(run.new or run.updated for run in runs):
+        self._adapt(name, config.source(name).schedule, interval)
+        if stored:
             await self.dispatch()
 
     def _log_run(self, run: SourceRun, seconds: float) -> None:
@@ -282,38 +302,52 @@ class Daemon:
         logger.log(logging.INFO if run.succeeded else logging.WARNING, line, extra={"source": run.source})
         self._done(f"crawl:{run.source}", run.status, run.messages[0] if run.messages else None)
 
-    def _adapt(self, source: Source, interval: int | None) -> None:
-        if interval is None or self.stopping or source.schedule.cron:
+    def _adapt(self, name: str, schedule: Schedule, interval: int | None) -> None:
+        """Poll a source at its learned interval, unless a reload changed its schedule meanwhile."""
+        source = _enabled_source(self.config, name)
+        changed = source is None or source.schedule != schedule
+        if interval is None or self.stopping or schedule.cron or changed:
             return
-        current = self.intervals.get(source.name, source.schedule.every_seconds)
+        current = self.intervals.get(name, schedule.every_seconds)
         if current and abs(interval - current) <= current * 0.1:
             return
-        self.intervals[source.name] = interval
-        job_id = f"crawl:{source.name}"
-        if self.scheduler.get_job(job_id) is not None:
-            self.scheduler.reschedule_job(job_id, trigger=crawl_trigger(source.schedule, interval))
-            logger.info("source %s now polled every %s (its rhythm; bounds %s)", source.name,
-                        format_duration(interval), source.schedule.describe())
+        self.intervals[name] = interval
+        if self.scheduler.get_job(f"crawl:{name}") is not None:
+            self.scheduler.reschedule_job(f"crawl:{name}", trigger=crawl_trigger(schedule, interval))
+            logger.info("source %s now polled every %s (its rhythm; bounds %s)", name,
+                        format_duration(interval), schedule.describe())
 
     async def dispatch(self) -> None:
-        """Send the alerts and notices that are due (on the chores thread)."""
+        """Send the alerts and notices that are due (on the chores lane)."""
         if not self.stopping:
             await self.chore(self._dispatch_chore, self.config)
 
     async def check_health(self) -> None:
-        """Assess every enabled source (silence needs a clock, not just crawl results)."""
+        """Assess every enabled source (silence needs a clock, not just crawl results); close the
+        problems of sources no longer crawled."""
         config = self.config
-        for source in config.sources:
-            if source.enabled and not self.stopping:
-                await self.chore(self._health_chore, source.name, config)
+        watched = {s.name for s in config.sources if s.enabled}
+        for name in sorted(watched):
+            if not self.stopping:
+                await self.chore(self._health_chore, name, config)
+        await self.chore(self._forget_chore, watched)
         self._done("health", "ok")
 
     async def retention(self) -> None:
-        """Prune what the archive no longer needs."""
-        await self.chore(self._retention_chore, self.config)
+        """Prune what the archive no longer needs, with every crawl slot held: VACUUM locks the file,
+        and a crawl's writes on the reactor thread must not wait for it."""
+        held = 0
+        try:
+            for _ in range(self.slot_count):
+                await self.slots.acquire()
+                held += 1
+            await self.chore(self._retention_chore, self.config)
+        finally:
+            for _ in range(held):
+                self.slots.release()
 
     async def heartbeat(self) -> None:
-        """Publish the jobs and a heartbeat for `veille status`."""
+        """Publish the jobs and a heartbeat for `veille status` (on the status lane)."""
         from crawler.daemonstate import JobRow
 
         if self.scheduler is None or self.stopping:
@@ -326,39 +360,42 @@ class Daemon:
                                self.last_runs.get(job.id), result.status if result else None,
                                result.error if result else None))
         await self.chore(self._heartbeat_chore, jobs, {"heartbeat_at": format_utc(utc_now()),
-                                                        "config_error": self.config_error})
+                                                        "config_error": self.config_error}, lane="status")
 
     # -- live reload ---------------------------------------------------------------------------
 
     async def reload(self, forced: bool = False) -> None:
         """Reload the config when a file changed (or on SIGHUP); keep the last good one if broken."""
-        directory = self.config.directory
-        stamp = await asyncio.to_thread(config_stamp, directory)
-        if self.stopping or (stamp == self.stamp and not forced):
-            return
-        self.stamp = stamp
-        try:
-            config = await asyncio.to_thread(load_config, directory)
-        except ConfigError as exc:
-            self._reject(exc, stamp)
-            return
-        self._apply(config)
+        async with self.reloading:  # the file watcher and SIGHUP never apply two loads out of order
+            directory = self.config.directory
+            stamp = await asyncio.to_thread(config_stamp, directory)
+            if self.stopping or (stamp == self.stamp and not forced):
+                return
+            self.stamp = stamp
+            try:
+                config = await asyncio.to_thread(load_config, directory)
+            except ConfigError as exc:
+                self._reject(exc.problems, stamp)
+                return
+            except Exception as exc:  # a bug of ours must not end the daemon: keep the good config
+                logger.exception("config not reloaded")
+                self._reject([f"{directory}: could not load the config: {type(exc).__name__}: {exc}"], stamp)
+                return
+            self._apply(config)
 
-    def _reject(self, exc: ConfigError, stamp: str) -> None:
+    def _reject(self, problems: list[str], stamp: str) -> None:
         self.counters.reloads["error"] += 1
-        self.config_error = exc.problems[0] + (f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1
-                                               else "")
-        for problem in exc.problems:
+        self.config_error = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+        for problem in problems:
             logger.error("config not reloaded, still running the last good one: %s", problem)
         self._done("config-watch", "error", self.config_error)
-        asyncio.ensure_future(self.chore(self._publish_state_chore, {"config_error": self.config_error}))
-        asyncio.ensure_future(self.chore(self._config_notice_chore, exc.problems, stamp, self.config))
+        state = {"config_error": self.config_error}
+        self._follow(self.chore(self._publish_state_chore, state, lane="status"))
+        self._follow(self.chore(self._config_notice_chore, problems, stamp, self.config))
 
     def _apply(self, config: Config) -> None:
         old = self.config
-        if config.database_path() != self.db_path:
-            logger.warning("the database path changed to %s; it takes effect at the next restart (still %s)",
-                           config.database_path(), self.db_path)
+        self._warn_restart_only(old, config)
         self.config, self.config_error = config, None
         self.runner = self._new_runner(config)
         self.runners = [r for r in self.runners if r.crawlers] + [self.runner]
@@ -368,6 +405,8 @@ class Daemon:
             self.scheduler.remove_job(f"crawl:{name}")
             self.intervals.pop(name, None)
         for name, source in after.items():
+            if name in before and before[name].schedule != source.schedule:
+                self.intervals.pop(name, None)  # a new schedule starts from its own `every`
             first = utc_now() + timedelta(seconds=spread_offset(name, 10)) if name not in before else None
             self._add_crawl_job(source, first)
         self._schedule_all()
@@ -377,8 +416,17 @@ class Daemon:
                     len(after), len(after.keys() - before.keys()), len(before.keys() - after.keys()), changed,
                     len(config.topics.enabled()), len(config.watchers))
         self._done("config-watch", "reloaded")
-        asyncio.ensure_future(self.chore(self._publish_state_chore, {
-            "config_loaded_at": format_utc(utc_now()), "config_error": None}))
+        self._follow(self.chore(self._publish_state_chore, {
+            "config_loaded_at": format_utc(utc_now()), "config_error": None}, lane="status"))
+
+    def _warn_restart_only(self, old: Config, new: Config) -> None:
+        if new.database_path() != self.db_path:
+            logger.warning("the database path changed to %s; it takes effect at the next restart (still %s)",
+                           new.database_path(), self.db_path)
+        for name in RESTART_ONLY:
+            if getattr(old.settings, name) != getattr(new.settings, name):
+                logger.warning("setting %s changed to %r; it takes effect at the next restart",
+                               name, getattr(new.settings, name))
 
     def _new_runner(self, config: Config) -> Any:
         from scrapy.crawler import AsyncCrawlerRunner
@@ -389,32 +437,39 @@ class Daemon:
         settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
         return AsyncCrawlerRunner(settings)
 
-    # -- the chores thread ---------------------------------------------------------------------
+    # -- the writer lanes ----------------------------------------------------------------------
 
-    async def chore(self, func: Callable[..., T], *args: Any) -> T | None:
-        """Run `func(conn, *args)` on the chores thread; log its failure instead of raising."""
+    async def chore(self, func: Callable[..., T], *args: Any, lane: str = "chores") -> T | None:
+        """Run `func(conn, *args)` on a lane's thread; log its failure instead of raising."""
+        if self.stopping:
+            return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.chores, self._with_conn, func, args)
-        except RuntimeError:  # the executor is shut down: we are stopping
-            return None
+            return await loop.run_in_executor(self.lanes[lane], self._with_conn, lane, func, args)
         except Exception as exc:
             logger.error("%s failed: %s (hint: check free disk space and the database file's permissions)",
                          func.__name__.strip("_").replace("_chore", ""), exc)
             return None
 
-    def _with_conn(self, func: Callable[..., T], args: tuple) -> T | None:
-        if self.stopping and func.__name__ not in ("_final_chore",):
+    def _with_conn(self, lane: str, func: Callable[..., T], args: tuple) -> T | None:
+        if self.stopping:  # queued before the stop: skipped, it would run again at the next start
             return None
-        if self.chore_archive is None:
-            self.chore_archive = Archive.open(self.db_path)
-        return func(self.chore_archive.db.conn, *args)
+        if lane not in self.lane_archives:
+            self.lane_archives[lane] = Archive.open(self.db_path)
+        conn = self.lane_archives[lane].db.conn
+        try:
+            return func(conn, *args)
+        except BaseException:
+            if conn.in_transaction:  # never leave half a chore for the next one to commit
+                conn.rollback()
+            raise
 
     def _dispatch_chore(self, conn: Any, config: Config) -> None:
         from alerts.dispatch import dispatch_due, policy_from
 
         done = dispatch_due(conn, {w.name: w for w in config.watchers},
-                            policy_from(config.settings, dict(os.environ)), utc_now())
+                            policy_from(config.settings, dict(os.environ)), utc_now(),
+                            stopping=lambda: self.stopping)
         for outcome in ("sent", "failed", "dead"):
             self.counters.deliveries[outcome] += getattr(done, outcome)
         if done.sent or done.failed or done.dead or done.notices:
@@ -446,6 +501,12 @@ class Daemon:
                                 float(settings.health_yield_drop))
         for line in check_source(conn, name, thresholds, {w.name: w for w in config.watchers}, utc_now()):
             logger.warning(line, extra={"source": name})
+
+    def _forget_chore(self, conn: Any, watched: set[str]) -> None:
+        from crawler.healthcheck import forget_sources
+
+        for name in forget_sources(conn, watched):
+            logger.info("source %s is no longer crawled: its open problems are closed", name)
 
     def _retention_chore(self, conn: Any, config: Config) -> None:
         from crawler.retention import prune
@@ -482,7 +543,7 @@ class Daemon:
             self._done(event.job_id, "error", f"{type(event.exception).__name__}: {event.exception}")
 
     def _done(self, job_id: str, status: str, error: str | None = None) -> None:
-        self.results[job_id] = JobResult(format_utc(utc_now()), status, error)
+        self.results[job_id] = JobResult(status, error)
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -498,6 +559,19 @@ class Daemon:
         host, _, port = listen.rpartition(":")
         self.http_port = reactor.listenTCP(int(port), Site(Endpoint(self)), interface=host.strip("[]"))
         logger.info("health and metrics on http://%s/healthz and /metrics", listen)
+
+
+def _enabled_source(config: Config, name: str) -> Source | None:
+    try:
+        source = config.source(name)
+    except KeyError:
+        return None
+    return source if source.enabled else None
+
+
+def _trigger_key(trigger: Any) -> tuple[str, str]:
+    """What makes two triggers the same schedule (str() of a cron trigger leaves out its zone)."""
+    return str(trigger), str(getattr(trigger, "timezone", ""))
 
 
 def _source_domain(source: Source) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -78,7 +80,7 @@ def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: 
     except urllib.error.HTTPError as exc:
         return Outcome(False, f"webhook {shown}: HTTP {exc.code} "
                               "(hint: the receiver refused it; it is retried)")
-    except (OSError, urllib.error.URLError) as exc:
+    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:  # HTTPException: a bad answer
         return Outcome(False, f"webhook {shown}: {_line(getattr(exc, 'reason', exc))} "
                               "(hint: the receiver is down or too slow; it is retried)")
     if not 200 <= status < 300:
@@ -98,6 +100,16 @@ def send_apprise(url: str, title: str, body: str, shown: str) -> Outcome:
         return Outcome(False, f"apprise {shown}: the service refused the message or did not answer "
                               "(hint: run `veille alerts test` to see it again; it is retried)")
     return Outcome(True)
+
+
+def guarded(where: str, send: Callable[..., Outcome], *args: Any) -> Outcome:
+    """Run one send; an exception nobody expected becomes a failed, retried Outcome, so it can never
+    stop the pass and hold up every delivery behind it. Only its type is shown: its text may carry a URL."""
+    try:
+        return send(*args)
+    except Exception as exc:
+        return Outcome(False, f"{where}: unexpected {type(exc).__name__} (hint: it is retried; "
+                              "`veille alerts test WATCHER` shows it again)")
 
 
 def _line(exc: object) -> str:

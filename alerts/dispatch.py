@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.channels import Outcome, SmtpSettings, send_apprise, send_email, send_webhook
+from alerts.channels import Outcome, SmtpSettings, guarded, send_apprise, send_email, send_webhook
 from alerts.notices import Notice, raise_notice, send_notices
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
 from alerts.watchers import SECRET, Watcher
@@ -43,15 +43,32 @@ class Policy:
 
 
 def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
-                 jitter: Callable[[], float] = random.random) -> Dispatched:
-    """Send every delivery due at `now`; record each attempt; schedule retries or give up."""
+                 jitter: Callable[[], float] = random.random,
+                 stopping: Callable[[], bool] = lambda: False) -> Dispatched:
+    """Send every delivery due at `now`; record each attempt; schedule retries or give up.
+    `stopping()` ends the pass between two sends (the rest stays due)."""
     result = Dispatched()
+    try:
+        _dispatch(conn, watchers, policy, now, jitter, stopping, result)
+    finally:  # whatever ended the pass, the deliveries it gave up on are told to the admin
+        if result.dead:
+            _notice_dead(conn, watchers, now, result)
+    if not stopping():
+        notices = send_notices(conn, watchers, policy, now, jitter, stopping)
+        result.notices = notices.sent
+    return result
+
+
+def _dispatch(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
+              jitter: Callable[[], float], stopping: Callable[[], bool], result: Dispatched) -> None:
     rows = conn.execute(
         "SELECT id, watcher, channel, article_id, topics, attempts FROM deliveries "
         "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
         [format_utc(now)]).fetchall()
     rows = _send_digests(conn, rows, watchers, policy, now, jitter, result)
     for delivery_id, name, channel, article_id, topics, attempts in rows:
+        if stopping():
+            return
         watcher = watchers.get(name)
         if watcher is None or not watcher.enabled:
             _finish(conn, delivery_id, "suppressed", "the watcher was removed or disabled")
@@ -65,16 +82,16 @@ def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy:
         alert = load_alert(conn, delivery_id, name, article_id, json.loads(topics))
         outcome = send(watcher, channel, alert, policy)
         _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
-    if result.dead:
-        dead = [e for e in result.errors if " is dead after " in e]
-        text = ("Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
-                "channel works.\n\n" + "\n".join(dead))
-        key = "dead:" + ",".join(sorted(e.split()[1] for e in dead))
-        subject = f"{len(dead)} alert(s) could not be delivered"
-        raise_notice(conn, Notice(key, "dead-deliveries", subject, text), watchers, now)
-    notices = send_notices(conn, watchers, policy, now, jitter)
-    result.notices = notices.sent
-    return result
+
+
+def _notice_dead(conn: sqlite3.Connection, watchers: dict[str, Watcher], now: datetime,
+                 result: Dispatched) -> None:
+    dead = [e for e in result.errors if " is dead after " in e]
+    text = ("Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
+            "channel works.\n\n" + "\n".join(dead))
+    key = "dead:" + ",".join(sorted(e.split()[1] for e in dead))
+    subject = f"{len(dead)} alert(s) could not be delivered"
+    raise_notice(conn, Notice(key, "dead-deliveries", subject, text), watchers, now)
 
 
 def _send_digests(conn: sqlite3.Connection, rows: list[tuple], watchers: dict[str, Watcher], policy: Policy,
@@ -92,14 +109,18 @@ def _send_digests(conn: sqlite3.Connection, rows: list[tuple], watchers: dict[st
         watcher = watchers[name]
         alerts = [load_alert(conn, r[0], name, r[3], json.loads(r[4])) for r in members]
         message = digest_message(alerts, name, policy.smtp.sender, list(watcher.email))
-        outcome = send_email(policy.smtp, message)
+        outcome = guarded(f"digest of {name}", send_email, policy.smtp, message)
         for row in members:
             _record(conn, row[0], "email", outcome, row[5] + 1, policy, now, jitter, result)
     return rest
 
 
 def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcome:
-    """Send one alert through one of the watcher's channels."""
+    """Send one alert through one of the watcher's channels; never raises."""
+    return guarded(f"{channel} of {watcher.name}", _send, watcher, channel, alert, policy)
+
+
+def _send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcome:
     if channel == "email":
         return send_email(policy.smtp, email_message(alert, policy.smtp.sender, list(watcher.email)))
     if channel == "webhook" and watcher.webhook is not None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from alerts.channels import Outcome, send_apprise, send_email, send_webhook
+from alerts.channels import Outcome, guarded, send_apprise, send_email, send_webhook
 from alerts.outbox import NAMESPACE, channels_of
 from alerts.watchers import Watcher
 from crawler.dates import format_utc
@@ -90,19 +90,23 @@ def notice_payload(notice: Notice, delivery: str) -> bytes:
 
 
 def send_notices(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
-                 jitter: Callable[[], float] = random.random) -> NoticesSent:
+                 jitter: Callable[[], float] = random.random,
+                 stopping: Callable[[], bool] = lambda: False) -> NoticesSent:
     """Send the notices that are due; a failure is retried with backoff, like an alert."""
     result = NoticesSent()
     rows = conn.execute("SELECT id, key, kind, subject, body, watcher, channel, attempts FROM notices "
                         "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
                         [format_utc(now)]).fetchall()
     for row_id, key, kind, subject, body, name, channel, attempts in rows:
+        if stopping():
+            break
         watcher = watchers.get(name)
         if watcher is None or not watcher.enabled or not watcher.admin:
             conn.execute("UPDATE notices SET status = 'suppressed' WHERE id = ?", [row_id])
             conn.commit()
             continue
-        outcome = _send(watcher, channel, Notice(key, kind, subject, body), row_id, policy)
+        notice = Notice(key, kind, subject, body)
+        outcome = guarded(f"notice {channel} of {name}", _send, watcher, channel, notice, row_id, policy)
         _record(conn, row_id, outcome, attempts + 1, policy, now, jitter, result)
     return result
 

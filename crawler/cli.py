@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from datetime import timedelta
 
@@ -16,7 +17,6 @@ from crawler.exceptions import VeilleError
 from crawler.reports import source_health
 from crawler.runs import SourceRun
 from crawler.search import search
-from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
 
@@ -142,16 +142,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from crawler.daemonstate import read_status
     from crawler.statusview import render_status, status_json
 
-    # Only the database is needed: status must work while a broken edit waits to be fixed.
+    # Only the database is needed, read-only: status must work while a broken edit waits to be fixed.
     settings, _ = read_settings(ctx.obj["config_dir"])
+    path = settings.database_path(dict(os.environ))
+    if not path.exists():
+        raise CommandError(f"{path}: no archive here (hint: start the daemon with `veille run`, "
+                           "or set VEILLE_DB to the daemon's database)")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
-        archive = Archive.open(settings.database_path(dict(os.environ)))
-    except VeilleError as exc:
-        raise CommandError(str(exc)) from exc
-    try:
-        found = read_status(archive.db.conn)
+        found = read_status(conn)
+    except sqlite3.Error as exc:
+        raise CommandError(f"{path}: cannot read the daemon's state: {exc} (hint: an archive from an "
+                           "older version is upgraded by `veille run`)") from exc
     finally:
-        archive.close()
+        conn.close()
     now = utc_now()
     click.echo(status_json(found, now) if as_json else render_status(found, now))
     sys.exit(0 if found.running(now) else 3)
@@ -160,9 +164,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def dispatch_now(config: Config) -> str:
     """Send the alerts that are due (so a cron job gets alerts without the daemon); one summary line."""
     from alerts.dispatch import dispatch_due, policy_from
+    from crawler.daemonstate import read_status
 
     archive = open_archive(config)
     try:
+        if read_status(archive.db.conn).running(utc_now()):  # two senders could send one alert twice
+            return "alerts: left to the running daemon (`veille status` shows its outbox)"
         done = dispatch_due(archive.db.conn, {w.name: w for w in config.watchers},
                             policy_from(config.settings, dict(os.environ)), utc_now())
     finally:

@@ -33,6 +33,7 @@ class Facts:
     consecutive_failures: int
     last_error: str | None
     articles: tuple[Seen, ...]
+    last_success: datetime | None = None  # the last crawl that worked: silence is what it confirmed
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def assess(facts: Facts, thresholds: Thresholds, now: datetime) -> list[Problem]
 
 def _silence(facts: Facts, thresholds: Thresholds, now: datetime) -> Problem | None:
     rhythm = learn_rhythm(facts.articles, now - timedelta(days=30), now)
-    if rhythm.longest_gap is None:
+    if rhythm.longest_gap is None or facts.last_success is None:
         return None
-    last = max(a.found for a in facts.articles)
-    silence = now - last
+    # Up to the last crawl that worked, not up to now: a source polled rarely, or not polled yet
+    # after a downtime, is not silent, just unchecked.
+    silence = facts.last_success - max(a.found for a in facts.articles)
     allowed = max(thresholds.silence_min, timedelta(seconds=1.5 * rhythm.longest_gap))
     if silence <= allowed:
         return None
@@ -114,11 +116,14 @@ def _yield(facts: Facts, thresholds: Thresholds) -> Problem | None:
         return None
     return Problem("yield", f"only {now_share:.0%} of its last {len(recent)} articles came with a body and "
                             f"a date (usually {usual:.0%}); the site may have changed its pages "
-                            "(hint: check its extract selectors with `veille crawl SOURCE -v`)")
+                            "(hint: check its extract selectors with `veille crawl SOURCE --no-alerts -v`)")
 
 
 def changes(open_problems: dict[str, str], found: list[Problem]) -> tuple[list[Problem], list[str]]:
-    """The problems newly raised, and the kinds that cleared, since the last assessment."""
+    """The problems newly raised, and the kinds that cleared, since the last assessment. While a
+    source fails, its other problems cannot be judged: they stay open, neither raised nor cleared."""
     kinds = {p.kind for p in found}
     raised = [p for p in found if p.kind not in open_problems]
+    if "failing" in kinds:
+        return raised, []
     return raised, [kind for kind in open_problems if kind not in kinds]

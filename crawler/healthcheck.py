@@ -16,7 +16,7 @@ HISTORY_ROWS = 1000
 
 def load_facts(conn: sqlite3.Connection, name: str, now: datetime) -> Facts:
     """A source's crawl failures and its articles of the last 30 days, newest first."""
-    row = conn.execute("SELECT consecutive_failures, last_error FROM sources WHERE name = ?",
+    row = conn.execute("SELECT consecutive_failures, last_error, last_success FROM sources WHERE name = ?",
                        [name]).fetchone()
     rows = conn.execute(
         "SELECT published_at, first_seen, COALESCE(length(body), 0) > 0 AND published_at IS NOT NULL "
@@ -24,7 +24,17 @@ def load_facts(conn: sqlite3.Connection, name: str, now: datetime) -> Facts:
         [name, format_utc(now - timedelta(days=30)), HISTORY_ROWS]).fetchall()
     articles = tuple(Seen(min(_utc(published or found), _utc(found)), _utc(found), bool(complete))
                      for published, found, complete in rows)
-    return Facts(name, row[0] if row else 0, row[1] if row else None, articles)
+    last_success = _utc(row[2]) if row and row[2] else None
+    return Facts(name, row[0] if row else 0, row[1] if row else None, articles, last_success)
+
+
+def forget_sources(conn: sqlite3.Connection, watched: set[str]) -> list[str]:
+    """Close the open problems of sources no longer crawled (disabled or removed); return their names."""
+    names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM source_problems")
+             if r[0] not in watched]
+    conn.executemany("DELETE FROM source_problems WHERE source = ?", [(n,) for n in names])
+    conn.commit()
+    return names
 
 
 def check_source(conn: sqlite3.Connection, name: str, thresholds: Thresholds,

@@ -8,9 +8,16 @@ import sys
 from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET = ("py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer")
+QUIET = ("py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer", "scrapy", "twisted")
 # Scrapy logs each failed download with a traceback; the spider already reports it in one line.
-SILENT = ("scrapy", "twisted")
+REPORTED = ("Error downloading", "Gave up retrying")
+
+
+class ReportedElsewhere(logging.Filter):
+    """Drops Scrapy's download errors (our spider logs each in one line); keeps its other errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("scrapy.") and str(record.msg).startswith(REPORTED))
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,6 +38,8 @@ def configure_logs(log_format: str, verbose: bool = False) -> None:
     """Send every log record to stderr as text or JSON lines; libraries' INFO only when verbose."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    if not verbose:
+        handler.addFilter(ReportedElsewhere())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -38,5 +47,3 @@ def configure_logs(log_format: str, verbose: bool = False) -> None:
     root.setLevel(logging.INFO)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
-    for name in SILENT:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)

@@ -53,6 +53,7 @@ def prune(conn: sqlite3.Connection, now: datetime, body_days: int, keep_days: in
     free, pages = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
     if pages and free * 4 >= pages:
         conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # else the WAL file keeps the old size
         done.vacuumed = True
     return done
 

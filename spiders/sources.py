@@ -280,7 +280,8 @@ class SourcesSpider(scrapy.Spider):
         run = state.run
         if run.finished_at is None:
             run.finished_at = utc_now_iso()
-            if not interrupted and not run.pages_failed:  # else the next crawl reads the routes again
+            # Any failure (an article, a child sitemap, a next page): the next crawl reads the routes again.
+            if not interrupted and not run.pages_failed and not run.errors:
                 for url, (etag, modified) in state.validators.items():
                     self.archive.save_validators(url, etag, modified)
             self.archive.record_run(run)

@@ -237,17 +237,28 @@ def test_sighup_reloads_at_once(world: dict) -> None:
     assert daemon.proc.poll() is None
 
 
-def test_sigterm_exits_cleanly_and_a_restart_sends_nothing_again(world: dict) -> None:
+def test_sigterm_in_the_middle_of_a_crawl_exits_cleanly_and_a_restart_resends_nothing(world: dict) -> None:
     daemon: Daemon = world["daemon"]
+    db = daemon.db
+    before = query(db, "SELECT COUNT(*) FROM articles")[0][0]
+    sent = len(world["smtp"].mailbox.messages), len(world["hook"].requests)
+    for n in range(20, 23):
+        publish(world, n, f"الذكاء الاصطناعي والبرلمان {n}", "نقاش حول الذكاء الاصطناعي.", slow=1.5)
+    wait_for(lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] > before, "the first stored article")
     assert daemon.stop(signal.SIGTERM) == 0
     log = daemon.log()
     assert "stopped cleanly" in log and "database is locked" not in log and "Traceback" not in log
+    assert query(db, "SELECT COUNT(*) FROM crawl_runs WHERE error LIKE '%crawl interrupted (shutdown)%'")
     assert not daemon.status()["running"]
-    sent = len(world["smtp"].mailbox.messages), len(world["hook"].requests)
     daemon.start()
     wait_for(lambda: daemon.log().count("veille 0.1.0 running") == 2, "the restart", timeout=20)
-    time.sleep(3 * INTERVAL)
-    assert (len(world["smtp"].mailbox.messages), len(world["hook"].requests)) == sent
+    wait_for(lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] == before + 3, "the rest of the articles",
+             timeout=30)
+    for n in range(20, 23):
+        wait_for(lambda n=n: mails(world, "cellule@", f"والبرلمان {n}"), f"the alert of article {n}")
+    time.sleep(3 * INTERVAL)  # nothing sent before the stop is sent again
+    assert len(world["smtp"].mailbox.messages) == sent[0] + 3
+    assert len(world["hook"].requests) == sent[1] + 3
 
 
 def test_sigkill_in_the_middle_of_a_crawl_loses_nothing(world: dict) -> None:

@@ -119,5 +119,33 @@ def test_a_full_disk_in_a_chore_is_one_log_line_and_the_daemon_goes_on(
     [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert line == "full failed: database or disk is full (hint: check free disk space and the database " \
                    "file's permissions)"
-    daemon.chores.shutdown()
+    for lane in daemon.lanes.values():
+        lane.shutdown()
+    daemon.archive.close()
+
+
+def test_an_adapted_interval_reschedules_the_source_within_its_bounds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    (tmp_path / "sources.yaml").write_text(SOURCES + "    schedule: {every: 10m, slowest: 1h}\n")
+    monkeypatch.setenv("VEILLE_DB", str(tmp_path / "v.db"))
+    config = load_config(tmp_path)
+    daemon = Daemon(config, take_lock(config.database_path()))
+    source = config.source("site")
+
+    async def run() -> list[timedelta]:
+        daemon.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        daemon._add_crawl_job(source, None)
+        seen = [daemon.scheduler.get_job("crawl:site").trigger.interval]
+        daemon._adapt("site", source.schedule, 3600)  # a quiet source: as slow as its bounds allow
+        seen.append(daemon.scheduler.get_job("crawl:site").trigger.interval)
+        daemon._adapt("site", source.schedule, 3500)  # within 10%: left alone, no churn
+        seen.append(daemon.scheduler.get_job("crawl:site").trigger.interval)
+        return seen
+
+    assert asyncio.run(run()) == [timedelta(minutes=10), timedelta(hours=1), timedelta(hours=1)]
+    assert daemon.intervals == {"site": 3600}
+    for lane in daemon.lanes.values():
+        lane.shutdown()
     daemon.archive.close()

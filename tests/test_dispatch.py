@@ -211,3 +211,34 @@ def test_starttls_with_a_login_and_a_private_ca(tmp_path: Path) -> None:
         assert len(server.mailbox.messages) == 1
     finally:
         server.stop()
+
+
+def test_a_receiver_that_answers_garbage_fails_alone_and_the_rest_is_sent(tmp_path: Path, smtp: SmtpServer) -> None:
+    import socket
+    import threading
+
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen()
+
+    def answer() -> None:  # not HTTP at all: http.client raises BadStatusLine, not an OSError
+        conn, _ = garbage.accept()
+        conn.recv(65536)
+        conn.sendall(b"\x16\x03\x01 garbage\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    smtp.start()
+    try:
+        archive, watchers, policy, now = setup(tmp_path, smtp, None)
+        url = f"http://127.0.0.1:{garbage.getsockname()[1]}/hook"
+        watchers["w"] = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",),
+                                webhook=Webhook(Secret(url, url), Secret("${S}", "s")))
+        archive.db.execute("INSERT INTO deliveries (id, watcher, story_key, channel, article_id, articles, "
+                           "topics, status, due_at, created_at) VALUES ('0-first', 'w', 'story:1', 'webhook', 1, "
+                           "'[1]', '[\"ia\"]', 'pending', '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z')")
+        done = dispatch_due(archive.db.conn, watchers, policy, now)
+        assert (done.sent, done.failed) == (1, 1) and len(smtp.mailbox.messages) == 1
+        assert statuses(archive)["webhook"] == "failed"
+    finally:
+        garbage.close()

@@ -16,8 +16,10 @@ def every(hours: float, count: int, complete: bool = True, start: float = 0) -> 
     return tuple(Seen(t, t, complete) for t in times)
 
 
-def facts(articles: tuple[Seen, ...], failures: int = 0) -> Facts:
-    return Facts("site", failures, "feed https://site.ma/feed: HTTP 500" if failures else None, articles)
+def facts(articles: tuple[Seen, ...], failures: int = 0, checked: datetime | None = NOW) -> Facts:
+    """A source whose last successful crawl was at `checked`."""
+    return Facts("site", failures, "feed https://site.ma/feed: HTTP 500" if failures else None, articles,
+                 checked)
 
 
 def test_consecutive_failures_make_a_source_failing() -> None:
@@ -32,6 +34,13 @@ def test_a_busy_source_is_silent_sooner_than_a_quiet_one() -> None:
     assert "no new article for 13h" in assess(hourly, Thresholds(), NOW)[0].detail
     daily = facts(every(20, 30, start=13))  # one every 20 hours: 13 hours is its normal rhythm
     assert assess(daily, Thresholds(), NOW) == []
+
+
+def test_silence_counts_up_to_the_last_crawl_that_worked_not_up_to_now() -> None:
+    # After a downtime the first health check may come before the first crawl: unchecked, not silent.
+    unchecked = facts(every(1, 200, start=13), checked=NOW - timedelta(hours=13))
+    assert assess(unchecked, Thresholds(), NOW) == []
+    assert assess(facts(every(1, 200, start=13), checked=None), Thresholds(), NOW) == []
 
 
 def test_silence_is_never_claimed_before_the_minimum_or_without_history() -> None:
@@ -67,4 +76,6 @@ def test_changes_raise_new_problems_once_and_clear_the_gone_ones() -> None:
     found = [Problem("failing", "x")]
     assert changes({}, found) == (found, [])
     assert changes({"failing": "x"}, found) == ([], [])
-    assert changes({"failing": "x", "silent": "y"}, found) == ([], ["silent"])
+    assert changes({"silent": "y"}, []) == ([], ["silent"])
+    # a source that fails cannot be judged silent or not: its silence is neither raised nor cleared
+    assert changes({"failing": "x", "silent": "y"}, found) == ([], [])

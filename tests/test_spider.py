@@ -137,3 +137,10 @@ def test_a_source_whose_pages_all_fail_has_failed(spider: SourcesSpider) -> None
     assert run.status == "failed"
     run.pages_ok = 1
     assert run.status == "partial"
+
+
+def test_validators_wait_for_a_failed_child_sitemap(spider: SourcesSpider) -> None:
+    list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
+    spider.runs["site"].fail("sitemap https://site.ma/s1.xml: HTTP 500")  # a child, not a primary route
+    spider._source_done("site")
+    assert spider.archive.validators("https://site.ma/index.xml") == (None, None)
