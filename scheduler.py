@@ -485,13 +485,14 @@ class Daemon:
         from crawler.health import adapt_interval
         from crawler.healthcheck import load_facts
 
-        self._health_chore(conn, name, config)
-        source = config.source(name)
+        now = utc_now()
+        facts = load_facts(conn, name, now)  # once, for both health and the polling interval
+        self._health_chore(conn, name, config, facts)
         if not config.settings.adaptive_polling:
             return None
-        return adapt_interval(source.schedule, load_facts(conn, name, utc_now()), utc_now())
+        return adapt_interval(config.source(name).schedule, facts, now)
 
-    def _health_chore(self, conn: Any, name: str, config: Config) -> None:
+    def _health_chore(self, conn: Any, name: str, config: Config, facts: Any = None) -> None:
         from crawler.health import Thresholds
         from crawler.healthcheck import check_source
 
@@ -499,7 +500,8 @@ class Daemon:
         thresholds = Thresholds(settings.health_failures,
                                 timedelta(seconds=parse_duration(settings.health_silence_min)),
                                 float(settings.health_yield_drop))
-        for line in check_source(conn, name, thresholds, {w.name: w for w in config.watchers}, utc_now()):
+        watchers = {w.name: w for w in config.watchers}
+        for line in check_source(conn, name, thresholds, watchers, utc_now(), facts):
             logger.warning(line, extra={"source": name})
 
     def _forget_chore(self, conn: Any, watched: set[str]) -> None:

@@ -19,7 +19,8 @@ def load_facts(conn: sqlite3.Connection, name: str, now: datetime) -> Facts:
     row = conn.execute("SELECT consecutive_failures, last_error, last_success FROM sources WHERE name = ?",
                        [name]).fetchone()
     rows = conn.execute(
-        "SELECT published_at, first_seen, COALESCE(length(body), 0) > 0 AND published_at IS NOT NULL "
+        # `body <> ''` stops at the first byte; length(body) would count every character of every body.
+        "SELECT published_at, first_seen, body IS NOT NULL AND body <> '' AND published_at IS NOT NULL "
         "FROM articles WHERE source = ? AND first_seen >= ? ORDER BY first_seen DESC, id DESC LIMIT ?",
         [name, format_utc(now - timedelta(days=30)), HISTORY_ROWS]).fetchall()
     articles = tuple(Seen(min(_utc(published or found), _utc(found)), _utc(found), bool(complete))
@@ -38,10 +39,10 @@ def forget_sources(conn: sqlite3.Connection, watched: set[str]) -> list[str]:
 
 
 def check_source(conn: sqlite3.Connection, name: str, thresholds: Thresholds,
-                 watchers: dict[str, Watcher], now: datetime) -> list[str]:
-    """Assess one source; record raised and cleared problems and queue one notice for each.
-    Returns one log line per change."""
-    found = assess(load_facts(conn, name, now), thresholds, now)
+                 watchers: dict[str, Watcher], now: datetime, facts: Facts | None = None) -> list[str]:
+    """Assess one source (from `facts` when the caller already loaded them); record raised and cleared
+    problems and queue one notice for each. Returns one log line per change."""
+    found = assess(facts or load_facts(conn, name, now), thresholds, now)
     open_rows = conn.execute("SELECT kind, detail, raised_at FROM source_problems WHERE source = ?",
                              [name]).fetchall()
     raised, cleared = changes({kind: detail for kind, detail, _ in open_rows}, found)

@@ -271,7 +271,7 @@ class Archive:
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make sure every configured source has its row."""
-        with self.db.atomic():
+        with self.write():
             for source in sources:
                 self.db.execute(
                     "INSERT INTO sources (name, title, languages) VALUES (?, ?, ?) ON CONFLICT(name) "
@@ -281,7 +281,10 @@ class Archive:
     def record_run(self, run: SourceRun) -> None:
         """Store one source's crawl outcome and update its health row."""
         error = "; ".join(run.messages) or None
-        with self.db.atomic():
+        # BEGIN IMMEDIATE: insert() reads the table first, and a deferred transaction that has read
+        # cannot start writing after another connection committed ("database is locked" at once,
+        # whatever the busy timeout).
+        with self.write():
             self.db["crawl_runs"].insert({
                 "run_id": run.run_id, "source": run.source, "started_at": run.started_at,
                 "finished_at": run.finished_at, "status": run.status, "found": run.found,
