@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import signal
 import statistics
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +53,7 @@ from tests.servers import Mailbox, SmtpServer  # noqa: E402
 
 SITE = "news"
 TERM = "المقال"  # every generated body ends with "رقم المقال N.": every article matches the topic
+CRAWL_LINE = re.compile(rf"crawl {SITE}: .*? errors in (\d+(?:\.\d+)?)s")  # the daemon's line per crawl
 
 
 @dataclass
@@ -162,10 +165,10 @@ def read_crawls(log: Path) -> tuple[list[tuple[float, float, str]], list[dict]]:
             entry = {"level": "RAW", "message": line}
         entries.append(entry)
         message = entry.get("message", "")
-        if message.startswith(f"crawl {SITE}:") and " in " in message:
+        took = CRAWL_LINE.match(message)
+        if took:
             end = datetime.fromisoformat(entry["time"]).timestamp()
-            seconds = float(message.rpartition(" in ")[2].split("s")[0])
-            crawls.append((end - seconds, end, message))
+            crawls.append((end - float(took.group(1)), end, message))
     return crawls, entries
 
 
@@ -181,16 +184,16 @@ def attribute_crawls(samples: list[Sample], crawls: list[tuple[float, float, str
 def report(samples: list[Sample], interval: int, exit_code: int, entries: list[dict],
            crawls: list[tuple[float, float, str]]) -> None:
     """Each sample, then median and max, the ratio to the baseline and to the target."""
-    print("sample  published at (s into the wait)  poll wait   crawl   to email   total")
+    print("article  random wait  poll wait    crawl  crawl end to email    total")
     for s in samples:
         if s.latency is None:
-            print(f"{s.number:>6}  {s.waited:>6.1f}  no email")
+            print(f"{s.number:>7}  {s.waited:>9.1f} s  no email")
             continue
         wait = (s.crawl_start - s.published) if s.crawl_start else float("nan")
         crawl = (s.crawl_end - s.crawl_start) if s.crawl_start else float("nan")
         dispatch = (s.arrived - s.crawl_end) if s.crawl_end else float("nan")
-        print(f"{s.number:>6}  {s.waited:>6.1f}                          {wait:>7.1f} s {crawl:>5.1f} s "
-              f"{dispatch:>7.2f} s {s.latency:>6.1f} s")
+        print(f"{s.number:>7}  {s.waited:>9.1f} s {wait:>8.1f} s {crawl:>6.1f} s {dispatch:>16.2f} s "
+              f"{s.latency:>6.1f} s")
     done = [s for s in samples if s.latency is not None]
     if not done:
         print("no email arrived: no figures")
@@ -202,23 +205,23 @@ def report(samples: list[Sample], interval: int, exit_code: int, entries: list[d
     polls = [b[0] - a[0] for a, b in zip(crawls, crawls[1:], strict=False)]
     print(f"{len(done)}/{len(samples)} emails; latency median {median:.1f} s, max {worst:.1f} s, "
           f"min {min(latencies):.1f} s")
+    own = [s.arrived - s.crawl_start for s in done if s.crawl_start]
+    ratio = f"{median / baseline:.2f}x" if baseline > 0 else "n/a"
     print(f"baseline (an ideal poller: the wait for the same polls, zero cost): median {baseline:.1f} s; "
-          f"daemon / baseline {median / baseline:.2f}x; daemon's own share (crawl + dispatch) median "
-          f"{statistics.median(s.arrived - s.crawl_start for s in done if s.crawl_start):.1f} s")
+          f"daemon / baseline {ratio}; daemon's own share (crawl + dispatch) median "
+          f"{statistics.median(own) if own else float('nan'):.1f} s")
     print(f"polls: {len(crawls)} crawls, interval between crawl starts {min(polls):.1f}-{max(polls):.1f} s "
           f"(configured {interval} s with up to {min(60, interval // 10)} s jitter)" if polls else "")
-    levels = {}
-    for entry in entries:
-        levels[entry.get("level")] = levels.get(entry.get("level"), 0) + 1
-    print(f"daemon log: {len(entries)} lines by level {levels}; exit code after SIGTERM {exit_code}"
+    levels = Counter(entry.get("level") for entry in entries)
+    print(f"daemon log: {len(entries)} lines by level {dict(levels)}; exit code after SIGTERM {exit_code}"
           f" ({'clean' if exit_code == 0 else 'NOT clean'})")
     for entry in entries:
         if entry.get("level") in ("WARNING", "ERROR", "CRITICAL", "RAW"):
             print(f"  {entry.get('level')}: {entry.get('message', '')[:160]}")
+    print(f"first crawl (throughput at the configured politeness): {crawls[0][2] if crawls else 'none'}")
     me = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"daemon process (and its worker): peak RSS {me.ru_maxrss / 1024:.0f} MB, CPU "
-          f"{me.ru_utime + me.ru_stime:.1f} s over {samples[-1].published - samples[0].published:.0f} s "
-          f"of samples")
+    print(f"daemon and its extraction worker: peak RSS of the larger {me.ru_maxrss / 1024:.0f} MB, CPU "
+          f"{me.ru_utime + me.ru_stime:.1f} s in all over the {crawls[-1][1] - crawls[0][0]:.0f} s run")
     target = interval + 5
     print(f"median / (interval + 5 s) = {median:.1f} / {target} = {median / target:.2f} "
           f"(target: 1.00 or less: {'met' if median <= target else 'MISSED'})")
@@ -235,8 +238,9 @@ def main() -> None:
     rng, pool = random.Random(args.seed), paragraphs()
     with tempfile.TemporaryDirectory() as tmp:
         build_site(Path(tmp) / "web", args.articles, SITE)
-        now = time.time()
-        items = [(n, make_article(n, pool)[0], now - (args.articles - n) * 1800) for n in range(args.articles)]
+        now = time.time()  # the feed's items as build_site wrote them (titles and dates)
+        items = [(n, make_article(n, pool)[0], now - (args.articles - n) * 1800)
+                 for n in range(args.articles)]
         smtp = SmtpServer()
         smtp.mailbox = mailbox = TimedMailbox()
         smtp.start()

@@ -12,16 +12,20 @@ memory figures are its own:
   bare    the baseline: a bare Scrapy spider on a long-lived AsyncCrawlerRunner, same Scrapy settings,
           fetching the same feed --cycles times (a conditional GET after the first: 304, as the daemon)
   daemon  a scheduler.Daemon built as `veille run` builds it (asyncio reactor, logging, lock, archive,
-          worker pool, chores thread); its real crawl job `Daemon.crawl(source)` is awaited --cycles
-          times in a row: semaphore, domain lock, crawl_sources, run log, health and adaptive-polling
-          chore, dispatch. The first cycle stores the articles and sends their emails; the others are
-          idle (robots.txt and a 304 for the feed), unless --new-every publishes an article now and then.
-          The APScheduler is created and paused so no timed job (heartbeat, config watch) runs.
+          worker pool, writer lanes); its real crawl job `Daemon.crawl(source)` is awaited --cycles
+          times in a row: domain lock, slot, crawl_sources, run log, then (awaited before the next
+          cycle) the health and adaptive-polling chore and the dispatch that follow it. The first
+          cycle stores the articles and sends their emails; the others are idle (robots.txt and a 304
+          for the feed), unless --new-every publishes an article now and then. The APScheduler is
+          created with the daemon's jobs but paused, so no timed job (heartbeat, config watch,
+          dispatch) runs: the figures are those of the crawl job alone.
 
 RSS is read from /proc after the warm-up (--warm cycles) and at the end; CPU is the process's own
 (all threads) plus the extraction worker's. Figures are printed as JSON lines, then a summary.
 
-Usage: python bench/soak.py [--cycles 1000] [--articles 20] [--warm 10] [--new-every 0]
+Usage: python bench/soak.py [--cycles 1000] [--articles 20] [--warm 10] [--new-every 0] [--overlap]
+                            [--keep DIR]
+       (a quick run: --cycles 100; a soak with some work: --cycles 5000 --new-every 20)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import argparse
 import asyncio
 import email.utils
 import gc
+import html
 import json
 import multiprocessing
 import os
@@ -43,6 +48,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +84,7 @@ def make_article(n: int, pool: list[str], published: float | None = None) -> tup
 def feed_text(items: list[tuple[int, str, float]]) -> str:
     """An RSS feed of (number, title, published timestamp) items, newest first."""
     entries = "".join(
-        f"<item><title>{title}</title><link>{{{{BASE}}}}/a/{n}.html</link><guid>{{{{BASE}}}}/?p={n}</guid>"
+        f"<item><title>{html.escape(title)}</title><link>{{{{BASE}}}}/a/{n}.html</link><guid>{{{{BASE}}}}/?p={n}</guid>"
         f"<pubDate>{email.utils.formatdate(published, usegmt=True)}</pubDate></item>"
         for n, title, published in sorted(items, key=lambda i: -i[2]))
     return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
@@ -95,7 +101,7 @@ def write_feed(site: Path, items: list[tuple[int, str, float]]) -> None:
 
 def publish(site: Path, n: int, pool: list[str], keep: int) -> None:
     """Publish article n: its page, then the feed with it on top (MiniWeb serves files as they are)."""
-    title, page = make_article(n, pool)
+    title, page = make_article(n, pool, time.time())
     (site / "a" / f"{n}.html").write_text(page, "utf-8")
     items = json.loads((site / "_items.json").read_text())
     items = ([[n, title, time.time()]] + items)[:keep]
@@ -148,13 +154,15 @@ def read_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def take_snapshot(phase: str, cycle: int, started: float) -> dict[str, Any]:
-    """This process's (and its worker processes') memory, CPU and resources after `cycle` cycles."""
+def take_snapshot(phase: str, cycle: int, started: float, durations: list[float]) -> dict[str, Any]:
+    """This process's (and its worker processes') memory, CPU and resources after `cycle` cycles, and
+    the median time of the last MARK_EVERY cycles (a cycle that slows down as the archive grows)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     workers = [p.pid for p in multiprocessing.active_children()]
     snapshot = {"phase": phase, "cycle": cycle, "seconds": time.perf_counter() - started,
-                "rss_mb": read_rss_mb(), "peak_rss_mb": me.ru_maxrss / 1024, "cpu_s": me.ru_utime + me.ru_stime,
-                "worker_rss_mb": sum(read_rss_mb(p) for p in workers),
+                "recent_median_ms": statistics.median(durations[-MARK_EVERY:]) * 1000,
+                "rss_mb": read_rss_mb(), "peak_rss_mb": me.ru_maxrss / 1024,
+                "cpu_s": me.ru_utime + me.ru_stime, "worker_rss_mb": sum(read_rss_mb(p) for p in workers),
                 "worker_cpu_s": sum(read_cpu_s(p) for p in workers)}
     gc.collect()  # after the readings above: count what is kept, not garbage waiting for the collector
     return snapshot | {"objects": len(gc.get_objects()), "fds": len(os.listdir("/proc/self/fd")),
@@ -175,27 +183,49 @@ def print_growing_types(phase: str, before: Counter[str]) -> None:
 
 
 def is_mark(cycle: int, warm: int, cycles: int) -> bool:
+    """Whether to take a snapshot after this cycle."""
     return cycle in (1, warm, cycles) or cycle % MARK_EVERY == 0
 
 
 def print_cycle_times(phase: str, durations: list[float], warm: int) -> None:
+    """The first cycle's time, and the median, 95th percentile and max of the cycles after warm-up."""
     idle = sorted(durations[warm:]) or [0.0]
     print(json.dumps({"phase": phase, "cycle_times": True, "first_s": durations[0],
                       "median_s": statistics.median(idle), "p95_s": idle[int(len(idle) * 0.95)],
                       "max_s": idle[-1]}), flush=True)
 
 
+def run_on_reactor(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `main()` on the installed reactor until it returns; exit 1 with its traceback if it fails."""
+    from scrapy.utils.defer import deferred_from_coro
+    from twisted.internet import reactor
+
+    failures: list[str] = []
+    done = deferred_from_coro(main())
+    done.addErrback(lambda failure: failures.append(failure.getTraceback()))
+    done.addBoth(lambda _: reactor.stop())
+    reactor.run()
+    if failures:
+        sys.exit(failures[0])
+
+
 # -- the daemon phase -------------------------------------------------------------------------------
 
-def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every: int) -> None:
+async def finish_followups(daemon: Any) -> None:
+    """Wait for what follows a crawl in the background (health, adaptive polling, dispatch): in the
+    daemon the next crawl of a source comes minutes later; here it would start at once, and the
+    follow-ups of back-to-back crawls would pile up."""
+    while daemon.followups:
+        await asyncio.gather(*list(daemon.followups), return_exceptions=True)
+
+
+def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every: int, overlap: bool) -> None:
     """Build the daemon as run_daemon does, then await its crawl job `cycles` times."""
     from scrapy.utils.reactor import install_reactor
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from scrapy.utils.defer import deferred_from_coro
     from scrapy.utils.log import configure_logging
-    from twisted.internet import reactor
 
     from crawler.config import load_config
     from crawler.logs import configure_logs
@@ -215,7 +245,7 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
         loop = asyncio.get_running_loop()
         # What Daemon.start() sets up for the crawl job, minus the timed jobs: the crawl job exists
         # (adaptive polling reschedules it) but the paused scheduler never runs anything.
-        daemon.slots = asyncio.Semaphore(config.settings.max_concurrent_crawls)
+        daemon.slots = asyncio.Semaphore(daemon.slot_count)
         daemon.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
                                             job_defaults={"coalesce": True, "max_instances": 1})
         daemon._schedule_all(first=True)
@@ -227,9 +257,11 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
                 published += 1
             begin = time.perf_counter()
             await daemon.crawl(SOURCE)
+            if not overlap:
+                await finish_followups(daemon)
             durations.append(time.perf_counter() - begin)
             if is_mark(cycle, warm, cycles):
-                print(json.dumps(take_snapshot("daemon", cycle, started)), flush=True)
+                print(json.dumps(take_snapshot("daemon", cycle, started, durations)), flush=True)
             if cycle == warm:
                 types = count_types()
         print_growing_types("daemon", types)
@@ -241,10 +273,7 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
               flush=True)
         await daemon.stop()
 
-    done = deferred_from_coro(soak())
-    done.addErrback(lambda f: (print(f.getTraceback(), file=sys.stderr), None)[1])
-    done.addBoth(lambda _: reactor.stop())
-    reactor.run()
+    run_on_reactor(soak)
 
 
 # -- the baseline phase -----------------------------------------------------------------------------
@@ -275,8 +304,6 @@ def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     from scrapy.crawler import AsyncCrawlerRunner
-    from scrapy.utils.defer import deferred_from_coro
-    from twisted.internet import reactor
 
     from crawler.config import load_config
     from crawler.runner import build_scrapy_settings
@@ -297,17 +324,14 @@ def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
             statuses[crawler.spider.status] += 1
             durations.append(time.perf_counter() - begin)
             if is_mark(cycle, warm, cycles):
-                print(json.dumps(take_snapshot("bare", cycle, started)), flush=True)
+                print(json.dumps(take_snapshot("bare", cycle, started, durations)), flush=True)
             if cycle == warm:
                 types = count_types()
         print_growing_types("bare", types)
         print_cycle_times("bare", durations, warm)
         print(json.dumps({"phase": "bare", "statuses": dict(statuses)}), flush=True)
 
-    done = deferred_from_coro(soak())
-    done.addErrback(lambda f: (print(f.getTraceback(), file=sys.stderr), None)[1])
-    done.addBoth(lambda _: reactor.stop())
-    reactor.run()
+    run_on_reactor(soak)
 
 
 # -- the parent: serve, run the phases, report ------------------------------------------------------
@@ -316,11 +340,11 @@ def run_phase(args: argparse.Namespace, phase: str, config_dir: Path, site: Path
     """Run one phase in a child process; its JSON lines and its stderr (the daemon's log)."""
     command = [sys.executable, __file__, "--child", phase, "--config", str(config_dir), "--site", str(site),
                "--cycles", str(args.cycles), "--warm", str(args.warm), "--new-every", str(args.new_every)]
+    command += ["--overlap"] if args.overlap else []
     env = {k: v for k, v in os.environ.items() if k != "VEILLE_DB"}
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
-    if out.returncode != 0 or "Traceback" in out.stderr:
-        print(out.stderr[-5000:], file=sys.stderr)
     if out.returncode != 0:
+        print(out.stderr[-5000:], file=sys.stderr)
         raise SystemExit(f"phase {phase} failed with exit code {out.returncode}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")], out.stderr
 
@@ -334,6 +358,7 @@ def summarise_log(log: str) -> list[tuple[int, str]]:
 
 def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: str, emails: int) -> None:
     """Print memory growth, CPU per idle cycle, throughput and the daemon / bare ratios."""
+    kind = "idle" if not args.new_every else "mixed"  # with --new-every, some cycles store an article
     figures = {}
     for name, lines in (("bare", bare), ("daemon", daemon)):
         marks = {line["cycle"]: line for line in lines if "cycle" in line}
@@ -344,16 +369,19 @@ def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: 
         figures[name] = {"rate": idle / (end["seconds"] - warm["seconds"]), "cpu_ms": cpu * 1000,
                          "growth": end["rss_mb"] - warm["rss_mb"], "times": times}
         trend = " ".join(f"{c}:{m['rss_mb']:.1f}" for c, m in sorted(marks.items()))
+        pace = " ".join(f"{c}:{m['recent_median_ms']:.1f}" for c, m in sorted(marks.items()) if c >= 100)
         print(f"{name:<6} RSS after cycle {args.warm} {warm['rss_mb']:.1f} MB, after {args.cycles} "
-              f"{end['rss_mb']:.1f} MB: growth {figures[name]['growth']:+.1f} MB; peak {end['peak_rss_mb']:.0f} MB"
+              f"{end['rss_mb']:.1f} MB: growth {figures[name]['growth']:+.1f} MB; peak "
+              f"{end['peak_rss_mb']:.0f} MB"
               + (f" + worker {end['worker_rss_mb']:.0f} MB" if end["worker_rss_mb"] else ""))
         print(f"{name:<6} RSS by cycle (MB): {trend}")
+        print(f"{name:<6} median cycle time of the last {MARK_EVERY} cycles (ms): {pace}")
         grown = next(line["growing_types"] for line in lines if "growing_types" in line)
         print(f"{name:<6} objects {warm['objects']} -> {end['objects']}, fds {warm['fds']} -> {end['fds']}, "
               f"threads {warm['threads']} -> {end['threads']}; most grown types "
               + ", ".join(f"{t} {n:+}" for t, n in grown.items() if n > 0))
-        print(f"{name:<6} {figures[name]['rate']:.1f} idle cycles/s; CPU {figures[name]['cpu_ms']:.1f} ms "
-              f"per idle cycle; cycle time median {times['median_s'] * 1000:.1f} ms, p95 "
+        print(f"{name:<6} {figures[name]['rate']:.1f} {kind} cycles/s; CPU {figures[name]['cpu_ms']:.1f} ms "
+              f"per {kind} cycle; cycle time median {times['median_s'] * 1000:.1f} ms, p95 "
               f"{times['p95_s'] * 1000:.1f} ms, max {times['max_s'] * 1000:.1f} ms; first cycle "
               f"{times['first_s']:.2f} s")
     extra = [line for line in daemon if "outcomes" in line][0]
@@ -365,8 +393,12 @@ def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: 
     print(f"daemon log: {len(lines)} lines ({len(lines) / args.cycles:.2f} per cycle); commonest:")
     for n, shape in summarise_log(log):
         print(f"  {n:>6}  {shape}")
+    if "Traceback" in log:
+        start = log.index("Traceback")
+        print(f"daemon log: {log.count('Traceback')} tracebacks; the first, and the line before it:\n"
+              + log[log.rfind("\n", 0, log.rfind("\n", 0, start)) + 1:start] + log[start:start + 3000])
     d, b = figures["daemon"], figures["bare"]
-    print(f"daemon / bare: CPU per idle cycle {d['cpu_ms'] / b['cpu_ms']:.2f}x, idle cycles/s "
+    print(f"daemon / bare: CPU per {kind} cycle {d['cpu_ms'] / b['cpu_ms']:.2f}x, {kind} cycles/s "
           f"{d['rate'] / b['rate']:.0%}, RSS growth {d['growth']:+.1f} MB vs {b['growth']:+.1f} MB")
     verdict = "met" if d["growth"] <= 20 else "MISSED"
     print(f"RSS growth over {args.cycles - args.warm} cycles: {d['growth']:+.1f} MB (target 20 MB or less: "
@@ -380,6 +412,9 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=10, help="cycles before the 'start' RSS reading")
     parser.add_argument("--new-every", type=int, default=0,
                         help="publish a new article every N cycles after the warm-up (0: never)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="do not wait for a crawl's follow-ups: the next crawl overlaps the previous "
+                        "one's health chore and dispatch (a stress test of concurrent writers)")
     parser.add_argument("--keep", type=Path, help="build the site, config and database in this new "
                         "directory and keep them (default: a temporary directory)")
     parser.add_argument("--child", choices=("bare", "daemon"))
@@ -390,7 +425,7 @@ def main() -> None:
         soak_bare(args.config, args.cycles, args.warm)
         return
     if args.child == "daemon":
-        soak_daemon(args.config, args.site, args.cycles, args.warm, args.new_every)
+        soak_daemon(args.config, args.site, args.cycles, args.warm, args.new_every, args.overlap)
         return
     from tests.miniweb import MiniWeb
     from tests.servers import SmtpServer
@@ -407,6 +442,8 @@ def main() -> None:
                 daemon, log = run_phase(args, "daemon", config, site)
         finally:
             smtp.stop()
+        if args.keep:
+            (args.keep / "daemon.log").write_text(log, "utf-8")
     for line in bare + daemon:
         print(json.dumps(line))
     report(args, bare, daemon, log, len(smtp.mailbox.messages))

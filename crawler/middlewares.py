@@ -1,13 +1,17 @@
-"""Downloader middleware: notice Retry-After on 429 and 503 answers."""
+"""Downloader middlewares: notice Retry-After on 429 and 503 answers; share robots.txt across crawls."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -45,3 +49,25 @@ class RetryAfterMiddleware:
             request.meta["retry_after"] = wait
             request.meta["dont_retry"] = True
         return response
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt handling, with each site's parsed file kept for the whole process for
+    VEILLE_ROBOTS_TTL seconds: the daemon starts a new crawler per crawl, which would otherwise fetch
+    robots.txt again at every poll (one more request, and one more download delay, per feed check)."""
+
+    shared: ClassVar[dict[str, tuple[float, Any]]] = {}  # netloc -> (fetched at, parser)
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.ttl = crawler.settings.getfloat("VEILLE_ROBOTS_TTL", 86400)
+
+    async def robot_parser(self, request: Request) -> Any:
+        netloc = urlparse_cached(request).netloc
+        known = self.shared.get(netloc)
+        if known and time.monotonic() - known[0] < self.ttl and netloc not in self._parsers:
+            self._parsers[netloc] = known[1]
+        parser = await super().robot_parser(request)
+        if parser is not None and (known is None or known[1] is not parser):  # a failed fetch is not kept
+            self.shared[netloc] = (time.monotonic(), parser)
+        return parser

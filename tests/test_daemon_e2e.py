@@ -165,6 +165,11 @@ def test_a_new_article_arrives_once_by_email_and_once_by_webhook(world: dict) ->
     assert json.loads(payload)["topics"] == ["ia"]
 
 
+def test_robots_txt_is_fetched_once_for_every_crawl_of_the_process(world: dict) -> None:
+    paths = [r.path for r in world["web"].requests("wp-ar")]
+    assert paths.count("/feed") >= 4 and paths.count("/robots.txt") == 1
+
+
 def test_status_health_and_metrics_describe_the_running_daemon(world: dict) -> None:
     status = world["daemon"].status()
     assert status["running"] and status["daemon"]["config_error"] is None
