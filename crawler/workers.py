@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from crawler.feeds import FeedEntry
 from crawler.fingerprint import fingerprint_text
 
 logger = logging.getLogger(__name__)
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,18 @@ def analyse_page(html: str, url: str, rules: SiteRules, hints: FeedEntry | None,
     return Analysis(page, fingerprint_text(page.title, page.summary, page.body))
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group; the parent decides when workers stop."""
+def _init_worker() -> None:
+    """Ctrl-C reaches the whole process group, but the parent decides when workers stop; a worker
+    whose parent was killed (SIGKILL, the OOM killer) exits instead of lingering forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="veille-parent-watch", daemon=True).start()
 
 
 class AnalysisPool:
@@ -52,7 +65,7 @@ class AnalysisPool:
             return None
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe.
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_interrupts)
+                                   initializer=_init_worker)
 
     async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
         """Analyse a page in a worker; inline if the pool broke (a worker crashed) and was replaced."""
