@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from alerts.patterns import DIGITS, SCAN_TABLE, Plan, bounded_keys, build_automaton, make_plan
+from alerts.patterns import DIGITS, NOT_ALNUM, Plan, bounded_keys, build_automaton, make_plan
 from alerts.query import Hit, TermRef, evaluate
 from alerts.topics import FIELDS, Term, Topic
 from crawler.normalize import WORD_RE, normalize, normalize_with_offsets, original_span
@@ -164,22 +164,25 @@ class Matcher:
 
     def _scan(self, texts: dict[str, _FieldText]) -> dict[int, list[RawHit]]:
         hits: dict[int, list[RawHit]] = defaultdict(list)
-        if self.bounded is None:
+        automaton = self.bounded
+        if automaton is None:
             return hits
         for name, ft in texts.items():
             norm = ft.norm
             if not norm:
                 continue
-            for end, (trail, plain, exact) in self.bounded.iter(" " + norm.translate(SCAN_TABLE) + " "):
+            size = len(norm)
+            for end, (trail, plain, exact) in automaton.iter(" " + NOT_ALNUM.sub(" ", norm) + " "):
                 stop = end - trail
                 if not trail:  # a prefix: the hit covers the whole word it starts
-                    while stop < len(norm) and norm[stop].isalnum():
+                    while stop < size and norm[stop].isalnum():
                         stop += 1
                 for term_id, back in plain:
                     hits[term_id].append((name, end - back, stop))
-                for term_id, back in exact:
-                    if _case_ok(self.term_list[term_id], ft, end - back, stop):
-                        hits[term_id].append((name, end - back, stop))
+                if exact:
+                    for term_id, back in exact:
+                        if _case_ok(self.term_list[term_id], ft, end - back, stop):
+                            hits[term_id].append((name, end - back, stop))
         return hits
 
     def _likely(self, hits: dict[int, list[RawHit]]) -> list[Topic]:

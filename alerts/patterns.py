@@ -7,6 +7,7 @@ which Arabic text also prefixes: الـ5G) gets one key per clitic prefix it may
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import ahocorasick
@@ -21,15 +22,10 @@ CLITICS_BEFORE_AL = tuple(c + p for c in ("", "و", "ف") for p in ("", "ب", "�
 CLITICS_BEFORE_LL = ("", "و", "ف")
 
 
-class _ScanTable(dict):
-    """str.translate table: letters and digits stay, everything else becomes a space (one for one)."""
-
-    def __missing__(self, code: int) -> int:
-        self[code] = code if chr(code).isalnum() else 32
-        return self[code]
-
-
-SCAN_TABLE = _ScanTable()
+# What the scan blanks before the automaton runs, one character for one: everything but letters,
+# digits and spaces (\w is isalnum() plus the underscore). A regex, not str.translate: most
+# characters stay, and translate looks every one of them up.
+NOT_ALNUM = re.compile(r"[^\w ]|_")
 DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
