@@ -416,7 +416,8 @@ class Daemon:
         before = {s.name: s for s in old.sources if s.enabled}
         after = {s.name: s for s in config.sources if s.enabled}
         for name in before.keys() - after.keys():
-            self.scheduler.remove_job(f"crawl:{name}")
+            if self.scheduler.get_job(f"crawl:{name}") is not None:
+                self.scheduler.remove_job(f"crawl:{name}")
             self.intervals.pop(name, None)
         for name, source in after.items():
             if name in before and before[name].schedule != source.schedule:
