@@ -13,7 +13,6 @@ import asyncio
 import fcntl
 import hashlib
 import logging
-import math
 import os
 import signal
 import time
@@ -36,6 +35,7 @@ from crawler.exceptions import ConfigError, StorageError
 from crawler.runs import SourceRun
 from crawler.schedules import Schedule, format_duration, parse_duration
 from crawler.storage import Archive
+from crawler.triggers import crawl_trigger, describe_trigger, digest_trigger, spread_offset, trigger_key
 from crawler.urls import domain
 
 logger = logging.getLogger("veille.daemon")
@@ -67,49 +67,6 @@ def config_stamp(directory: Path) -> str:
         except OSError:
             digest.update(b"\0missing")
     return digest.hexdigest()
-
-
-def spread_offset(name: str, window: float) -> float:
-    """A stable delay in [0, window) for a job's first run: a restart does not start every crawl at once."""
-    if window <= 0:
-        return 0.0
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 10_000 / 10_000 * window
-
-
-class SteadyInterval(IntervalTrigger):
-    """An interval whose jitter delays each run without moving the next: APScheduler 3 counts the
-    next run from the jittered one, so `every: 15m` drifted to 15m30s on average."""
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        if previous_fire_time is None:
-            return super().get_next_fire_time(None, now)
-        start, length = self.start_date.timestamp(), self.interval_length
-        grid = start + (math.floor((previous_fire_time.timestamp() - start) / length) + 1) * length
-        return self._apply_jitter(datetime.fromtimestamp(grid, tz=self.timezone), self.jitter, now)
-
-
-def crawl_trigger(schedule: Schedule, interval: int | None = None) -> IntervalTrigger | CronTrigger:
-    """The APScheduler trigger of a source: its cron, or its (adapted) interval, each run up to 10%
-    (at most 60 s) late."""
-    if schedule.cron:
-        return CronTrigger.from_crontab(schedule.cron, timezone="UTC")
-    seconds = interval or schedule.every_seconds or 900
-    return SteadyInterval(seconds=seconds, jitter=min(60, seconds // 10) or None)
-
-
-def digest_trigger(mode: str, timezone: str) -> CronTrigger | None:
-    """When a digest watcher's messages go out: 'hourly', 'daily HH:MM' or 'weekly DOW HH:MM'."""
-    parts = mode.split()
-    if parts[0] == "hourly":
-        return CronTrigger(minute=0, second=5, timezone=timezone)
-    if parts[0] == "daily":
-        hour, minute = parts[1].split(":")
-        return CronTrigger(hour=int(hour), minute=int(minute), second=5, timezone=timezone)
-    if parts[0] == "weekly":
-        hour, minute = parts[2].split(":")
-        return CronTrigger(day_of_week=parts[1], hour=int(hour), minute=int(minute), second=5,
-                           timezone=timezone)
-    return None
 
 
 class Daemon:
@@ -238,7 +195,7 @@ class Daemon:
                  next_run_time: datetime | None = None, grace: int = 60) -> None:
         """Add a job, or give an existing one its new trigger without losing its turn."""
         job = self.scheduler.get_job(job_id)
-        if job is not None and _trigger_key(job.trigger) == _trigger_key(trigger):
+        if job is not None and trigger_key(job.trigger) == trigger_key(trigger):
             return
         if job is not None:
             self.scheduler.reschedule_job(job_id, trigger=trigger)
@@ -369,7 +326,7 @@ class Daemon:
         jobs = []
         for job in self.scheduler.get_jobs():
             result = self.results.get(job.id)
-            jobs.append(JobRow(job.id, _describe_trigger(job.trigger),
+            jobs.append(JobRow(job.id, describe_trigger(job.trigger),
                                format_utc(job.next_run_time) if job.next_run_time else None,
                                self.last_runs.get(job.id), result.status if result else None,
                                result.error if result else None))
@@ -586,24 +543,9 @@ def _enabled_source(config: Config, name: str) -> Source | None:
     return source if source.enabled else None
 
 
-def _trigger_key(trigger: Any) -> tuple[str, str]:
-    """What makes two triggers the same schedule (str() of a cron trigger leaves out its zone)."""
-    return str(trigger), str(getattr(trigger, "timezone", ""))
-
-
 def _source_domain(source: Source) -> str:
     routes = source.routes or source.fallbacks
     return domain(routes[0].url) if routes else source.name
-
-
-def _describe_trigger(trigger: Any) -> str:
-    if isinstance(trigger, IntervalTrigger):
-        return f"every {format_duration(trigger.interval.total_seconds())}"
-    if isinstance(trigger, CronTrigger):
-        fields = {f.name: str(f) for f in trigger.fields}
-        return f"cron {fields['minute']} {fields['hour']} {fields['day']} {fields['month']} " \
-               f"{fields['day_of_week']} ({trigger.timezone})"
-    return str(trigger)
 
 
 def take_lock(db_path: Path) -> Any:

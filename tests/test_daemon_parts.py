@@ -23,7 +23,8 @@ from crawler.logs import JsonFormatter
 from crawler.schedules import parse_schedule
 from crawler.statusview import render_status, status_json
 from crawler.storage import Archive
-from scheduler import Daemon, config_stamp, crawl_trigger, digest_trigger, spread_offset, take_lock
+from crawler.triggers import crawl_trigger, digest_trigger, spread_offset
+from scheduler import Daemon, config_stamp, take_lock
 
 SOURCES = "sources:\n  - name: site\n    languages: [fr]\n    feeds: [https://site.ma/feed]\n"
 ADMIN = Watcher(name="admin", title="admin", topics=("ia",), email=("admin@example.ma",), admin=True)
