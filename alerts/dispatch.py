@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerts.channels import Outcome, SmtpSettings, guarded, send_apprise, send_email, send_webhook
-from alerts.notices import Notice, raise_notice, send_notices
+from alerts.notices import Notice, raise_notice, save_settlement, send_notices
+from alerts.outbox import apprise_of, settle
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
 from alerts.watchers import SECRET, Watcher
 from crawler.dates import format_utc
@@ -127,11 +128,9 @@ def _send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outco
         return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
                             webhook_payload(alert), alert.delivery_id, policy.timeout,
                             shown=str(watcher.webhook.url))
-    if channel.startswith("apprise:"):
-        index = int(channel.split(":", 1)[1])
-        if index < len(watcher.apprise):
-            url = watcher.apprise[index]
-            return send_apprise(url.value, subject(alert), plain_text(alert), str(url))
+    url = apprise_of(watcher, channel)
+    if url is not None:
+        return send_apprise(url.value, subject(alert), plain_text(alert), str(url))
     return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
@@ -169,22 +168,13 @@ def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: O
     conn.execute("INSERT INTO delivery_attempts (delivery_id, attempted_at, channel, outcome, error) "
                  "VALUES (?, ?, ?, ?, ?)", [delivery_id, format_utc(now), channel,
                                             "sent" if outcome.ok else "failed", outcome.error])
-    if outcome.ok:
-        result.sent += 1
-        conn.execute("UPDATE deliveries SET status = 'sent', attempts = ?, sent_at = ?, last_error = NULL "
-                     "WHERE id = ?", [attempts, format_utc(now), delivery_id])
-    elif attempts >= policy.max_attempts:
-        result.dead += 1
+    status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
+    setattr(result, status, getattr(result, status) + 1)
+    if status == "dead":
         result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: {outcome.error}")
-        conn.execute("UPDATE deliveries SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?",
-                     [attempts, outcome.error, delivery_id])
-    else:
-        result.failed += 1
+    elif status == "failed":
         result.errors.append(f"delivery {delivery_id}: {outcome.error}")
-        delay = policy.retry_seconds * 2 ** (attempts - 1) * (1 + 0.25 * jitter())
-        conn.execute("UPDATE deliveries SET status = 'failed', attempts = ?, last_error = ?, due_at = ? "
-                     "WHERE id = ?", [attempts, outcome.error, format_utc(now + timedelta(seconds=delay)),
-                                      delivery_id])
+    save_settlement(conn, "deliveries", delivery_id, status, attempts, outcome.error, now, due)
     conn.commit()  # before the next send: a crash can only repeat the message in flight
 
 

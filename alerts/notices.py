@@ -12,12 +12,12 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from alerts.channels import Outcome, guarded, send_apprise, send_email, send_webhook
-from alerts.outbox import NAMESPACE, channels_of
+from alerts.outbox import NAMESPACE, apprise_of, channels_of, settle
 from alerts.watchers import Watcher
 from crawler.dates import format_utc
 
@@ -118,26 +118,25 @@ def _send(watcher: Watcher, channel: str, notice: Notice, row_id: str, policy: P
         return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
                             notice_payload(notice, row_id), row_id, policy.timeout,
                             shown=str(watcher.webhook.url))
-    if channel.startswith("apprise:") and int(channel.split(":", 1)[1]) < len(watcher.apprise):
-        url = watcher.apprise[int(channel.split(":", 1)[1])]
+    url = apprise_of(watcher, channel)
+    if url is not None:
         return send_apprise(url.value, f"[Veille] {notice.subject}", notice.body, str(url))
     return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
 def _record(conn: sqlite3.Connection, row_id: str, outcome: Outcome, attempts: int, policy: Policy,
             now: datetime, jitter: Callable[[], float], result: NoticesSent) -> None:
-    if outcome.ok:
-        result.sent += 1
-        conn.execute("UPDATE notices SET status = 'sent', attempts = ?, sent_at = ?, last_error = NULL "
-                     "WHERE id = ?", [attempts, format_utc(now), row_id])
-    elif attempts >= policy.max_attempts:
-        result.dead += 1
-        conn.execute("UPDATE notices SET status = 'dead', attempts = ?, last_error = ? WHERE id = ?",
-                     [attempts, outcome.error, row_id])
-    else:
-        result.failed += 1
-        delay = policy.retry_seconds * 2 ** (attempts - 1) * (1 + 0.25 * jitter())
-        due = format_utc(now + timedelta(seconds=delay))
-        conn.execute("UPDATE notices SET status = 'failed', attempts = ?, last_error = ?, due_at = ? "
-                     "WHERE id = ?", [attempts, outcome.error, due, row_id])
+    status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
+    setattr(result, status, getattr(result, status) + 1)
+    save_settlement(conn, "notices", row_id, status, attempts, outcome.error, now, due)
     conn.commit()
+
+
+def save_settlement(conn: sqlite3.Connection, table: str, row_id: str, status: str, attempts: int,
+                    error: str | None, now: datetime, due: datetime | None) -> None:
+    """Write a send attempt's outcome on a row of `deliveries` or `notices` (same columns)."""
+    sent = status == "sent"
+    conn.execute(f"UPDATE {table} SET status = ?, attempts = ?, last_error = ?, "
+                 "sent_at = COALESCE(?, sent_at), due_at = COALESCE(?, due_at) WHERE id = ?",
+                 [status, attempts, None if sent else error, format_utc(now) if sent else None,
+                  format_utc(due) if due else None, row_id])

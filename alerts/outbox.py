@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.watchers import Watcher
+from alerts.watchers import Secret, Watcher
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAMESPACE = uuid.UUID("6b1d7f52-4c4e-4f0a-9a53-76656c6c6531")  # fixed: delivery ids never change
@@ -29,6 +30,26 @@ def channels_of(watcher: Watcher) -> list[str]:
     names = ["email"] if watcher.email else []
     names += ["webhook"] if watcher.webhook else []
     return names + [f"apprise:{i}" for i in range(len(watcher.apprise))]
+
+
+def apprise_of(watcher: Watcher, channel: str) -> Secret | None:
+    """The Apprise URL an 'apprise:N' channel names, or None if the watcher no longer has it."""
+    if not channel.startswith("apprise:"):
+        return None
+    index = int(channel.split(":", 1)[1])
+    return watcher.apprise[index] if index < len(watcher.apprise) else None
+
+
+def settle(ok: bool, attempts: int, max_attempts: int, retry_seconds: int, now: datetime,
+           jitter: Callable[[], float]) -> tuple[str, datetime | None]:
+    """What a send attempt makes of a queued alert or notice: 'sent'; 'dead' after max_attempts; or
+    'failed', due again after a backoff doubled at each attempt, plus up to 25% jitter."""
+    if ok:
+        return "sent", None
+    if attempts >= max_attempts:
+        return "dead", None
+    delay = retry_seconds * 2 ** (attempts - 1) * (1 + 0.25 * jitter())
+    return "failed", now + timedelta(seconds=delay)
 
 
 def delivery_id(watcher: str, story_key: str, channel: str) -> str:
