@@ -439,7 +439,7 @@ class Daemon:
     def _dispatch_chore(self, conn: Any, config: Config) -> None:
         from alerts.dispatch import dispatch_due, policy_from
 
-        done = dispatch_due(conn, {w.name: w for w in config.watchers},
+        done = dispatch_due(conn, config.watchers_by_name(),
                             policy_from(config.settings, dict(os.environ)), utc_now(),
                             stopping=lambda: self.stopping)
         for outcome in ("sent", "failed", "dead"):
@@ -472,7 +472,7 @@ class Daemon:
         thresholds = Thresholds(settings.health_failures,
                                 timedelta(seconds=parse_duration(settings.health_silence_min)),
                                 float(settings.health_yield_drop))
-        watchers = {w.name: w for w in config.watchers}
+        watchers = config.watchers_by_name()
         for line in check_source(conn, name, thresholds, watchers, utc_now(), facts):
             logger.warning(line, extra={"source": name})
 
@@ -497,7 +497,7 @@ class Daemon:
         body = ("An edit of the config was refused; Veille keeps running on the last good config.\n\n"
                 + "\n".join(problems) + "\n\nFix the file: the daemon reloads it as soon as it is saved.")
         notice = Notice(f"config:{stamp}", "config-error", "config edit refused: " + problems[0][:120], body)
-        raise_notice(conn, notice, {w.name: w for w in config.watchers}, utc_now())
+        raise_notice(conn, notice, config.watchers_by_name(), utc_now())
         self._dispatch_chore(conn, config)
 
     def _publish_state_chore(self, conn: Any, values: dict[str, str | None]) -> None:

@@ -170,7 +170,7 @@ def dispatch_now(config: Config) -> str:
     try:
         if read_status(archive.db.conn).running(utc_now()):  # two senders could send one alert twice
             return "alerts: left to the running daemon (`veille status` shows its outbox)"
-        done = dispatch_due(archive.db.conn, {w.name: w for w in config.watchers},
+        done = dispatch_due(archive.db.conn, config.watchers_by_name(),
                             policy_from(config.settings, dict(os.environ)), utc_now())
     finally:
         archive.close()

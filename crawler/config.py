@@ -77,6 +77,10 @@ class Config:
                 return source
         raise KeyError(name)
 
+    def watchers_by_name(self) -> dict[str, Watcher]:
+        """The watchers keyed by name, as dispatch and notices look them up."""
+        return {w.name: w for w in self.watchers}
+
     def database_path(self) -> Path:
         """The SQLite path (VEILLE_DB wins over settings.yaml)."""
         return self.settings.database_path(dict(os.environ))

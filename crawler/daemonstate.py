@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from crawler.dates import parse_utc
+
 
 @dataclass(frozen=True)
 class JobRow:
@@ -36,7 +38,7 @@ class Status:
         beat, pid = self.state.get("heartbeat_at"), self.state.get("pid")
         if not beat or not pid or self.state.get("stopped_at"):
             return False
-        age = (now - datetime.fromisoformat(beat.replace("Z", "+00:00"))).total_seconds()
+        age = (now - parse_utc(beat)).total_seconds()
         return age <= stale_after and _alive(int(pid))
 
 

@@ -113,6 +113,11 @@ def format_utc(dt: datetime) -> str:
     return dt.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
+def parse_utc(stamp: str) -> datetime:
+    """Read back a stamp written by format_utc (YYYY-MM-DDTHH:MM:SSZ) as an aware UTC datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def parse_date(text: str, *, now: datetime | None = None, tz: str = DEFAULT_TZ) -> datetime | None:
     """Parse a news-site date string to an aware UTC datetime, or None if it is not a date."""
     if not isinstance(text, str) or not text.strip():

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from alerts.notices import Notice, raise_notice
 from alerts.watchers import Watcher
-from crawler.dates import format_utc
+from crawler.dates import format_utc, parse_utc
 from crawler.health import Facts, Seen, Thresholds, assess, changes
 
 LABELS = {"failing": "down", "silent": "silent", "yield": "losing article text"}
@@ -23,9 +23,9 @@ def load_facts(conn: sqlite3.Connection, name: str, now: datetime) -> Facts:
         "SELECT published_at, first_seen, body IS NOT NULL AND body <> '' AND published_at IS NOT NULL "
         "FROM articles WHERE source = ? AND first_seen >= ? ORDER BY first_seen DESC, id DESC LIMIT ?",
         [name, format_utc(now - timedelta(days=30)), HISTORY_ROWS]).fetchall()
-    articles = tuple(Seen(min(_utc(published or found), _utc(found)), _utc(found), bool(complete))
-                     for published, found, complete in rows)
-    last_success = _utc(row[2]) if row and row[2] else None
+    articles = tuple(Seen(min(parse_utc(published or found), parse_utc(found)), parse_utc(found),
+                          bool(complete)) for published, found, complete in rows)
+    last_success = parse_utc(row[2]) if row and row[2] else None
     return Facts(name, row[0] if row else 0, row[1] if row else None, articles, last_success)
 
 
@@ -67,7 +67,3 @@ def check_source(conn: sqlite3.Connection, name: str, thresholds: Thresholds,
         lines.append(f"source {name} recovered: no longer {LABELS[kind]}")
     conn.commit()
     return lines
-
-
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from crawler.daemonstate import Status
+from crawler.dates import parse_utc
 from crawler.schedules import format_duration
 from crawler.tables import format_table, shorten
 
@@ -14,7 +15,7 @@ from crawler.tables import format_table, shorten
 def _ago(stamp: str | None, now: datetime) -> str:
     if not stamp:
         return "never"
-    seconds = (now - datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
+    seconds = (now - parse_utc(stamp)).total_seconds()
     return f"in {format_duration(-seconds)}" if seconds < 0 else f"{format_duration(seconds) or '0s'} ago"
 
 
