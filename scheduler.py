@@ -44,6 +44,7 @@ CONFIG_FILES = ("settings.yaml", "sources.yaml", "keywords.yaml", "watchers.yaml
 HEALTH_EVERY = 600
 HEARTBEAT_EVERY = 5
 WATCH_EVERY = 2
+NEW_SOURCE_SPREAD = 10  # seconds within which a source added by a reload gets its first crawl
 LANES = ("chores", "status")
 RESTART_ONLY = ("max_concurrent_crawls", "http_listen", "extract_workers", "log_format")
 
@@ -175,11 +176,13 @@ class Daemon:
     def _schedule_all(self, first: bool = False) -> None:
         settings = self.config.settings
         now = utc_now()
-        spread = parse_duration(settings.startup_spread)
+        # A source without a job starts soon: spread over startup_spread at start, within 10 s on reload.
+        spread = parse_duration(settings.startup_spread) if first else NEW_SOURCE_SPREAD
         for source in self.config.sources:
             if source.enabled:
+                new = self.scheduler.get_job(f"crawl:{source.name}") is None
                 self._add_crawl_job(source, now + timedelta(seconds=spread_offset(source.name, spread))
-                                    if first else None)
+                                    if new else None)
         dispatch = parse_duration(settings.dispatch_interval)
         self._put_job("dispatch", self.dispatch, IntervalTrigger(seconds=dispatch),
                       next_run_time=now + timedelta(seconds=min(5, dispatch)) if first else None)
@@ -379,8 +382,6 @@ class Daemon:
         for name, source in after.items():
             if name in before and before[name].schedule != source.schedule:
                 self.intervals.pop(name, None)  # a new schedule starts from its own `every`
-            first = utc_now() + timedelta(seconds=spread_offset(name, 10)) if name not in before else None
-            self._add_crawl_job(source, first)
         self._schedule_all()
         self.counters.reloads["ok"] += 1
         changed = sum(1 for n in after.keys() & before.keys() if after[n] != before[n])
