@@ -11,13 +11,15 @@ while recording where each output character came from.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["WORD_RE", "normalize", "normalize_with_offsets", "original_span", "tokens"]
+__all__ = ["WORD_RE", "normalize", "normalize_with_offsets", "offsets_array", "original_span", "tokens"]
 
 # A word: a run of letters or digits in any script ("l'ia" gives "l" and "ia").
 WORD_RE = re.compile(r"[^\W_]+")
@@ -103,7 +105,7 @@ for _cp in [*range(0x0000, 0x0250), *range(0x0600, 0x0700), *range(0x2000, 0x207
 
 def _fold(text: str) -> str:
     # NFC only matters for scripts whose letters compose without marks (Hangul jamo).
-    out = unicodedata.normalize("NFC", html.unescape(text).translate(_TABLE))
+    out = unicodedata.normalize("NFC", _translate(html.unescape(text)))
     return _SPACES_RE.sub(" ", out).strip(" ")
 
 
@@ -135,16 +137,23 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     its first character, a character that expands (``ﬁ``, ``½``) maps all its output to its
     own index. Offsets never decrease. ``original_span`` turns an output range into a text range.
     """
+    out, offsets = offsets_array(text)
+    return out, offsets.tolist()
+
+
+def offsets_array(text: str) -> tuple[str, np.ndarray]:
+    """``normalize_with_offsets`` with the offsets as a numpy array: the matcher reads a few of them,
+    and turning thousands into a Python list would cost more than the folding."""
     out, offsets = _fold_with_offsets(text)
     for _ in range(_MAX_PASSES):
         if "&" not in out or html.unescape(out) == out:
             break
         again, inner = _fold_with_offsets(out)
-        out, offsets = again, [offsets[j] for j in inner[:-1]] + [len(text)]
+        out, offsets = again, np.append(offsets[inner[:-1]], len(text))
     return out, offsets
 
 
-def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
+def original_span(offsets: Sequence[int] | np.ndarray, start: int, end: int) -> tuple[int, int]:
     """Map the output range [start, end) back to a half-open range of the original text.
 
     The range starts at the source of ``out[start]`` and ends where the source of the next
@@ -152,24 +161,66 @@ def original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
     match (harakat, tatweel, the rest of an entity, stripped trailing whitespace).
     """
     if start >= end:
-        return offsets[start], offsets[start]
-    last = offsets[end - 1]
-    return offsets[start], next(o for o in offsets[end:] if o > last)
+        return int(offsets[start]), int(offsets[start])
+    # Offsets never decrease: the next source is the first offset beyond the last one matched.
+    return int(offsets[start]), int(offsets[bisect.bisect_right(offsets, offsets[end - 1])])
 
 
-def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
+def _fold_with_offsets(text: str) -> tuple[str, np.ndarray]:
     if "&" in text:
         decoded, src = _unescape_with_offsets(text)
+        sources = np.asarray(src, dtype=np.int64)
     else:
-        decoded, src = text, range(len(text))
+        decoded, sources = text, None
     # Vectorised: this runs on every matched article, where Python loops per character cost most.
-    pieces = list(map(_TABLE.__getitem__, map(ord, decoded)))
-    folded = "".join(pieces)
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    where = np.repeat(np.arange(len(decoded)) if isinstance(src, range) else np.asarray(src, dtype=np.int64),
-                      lengths)
+    codes = _code_points(decoded)
+    lengths = _fold_lengths(codes)
+    folded = _folded(decoded, codes, lengths)
+    where = np.repeat(np.arange(len(decoded)) if sources is None else sources, lengths)
     composed, where = _nfc_with_offsets(folded, where)
     return _collapse_with_offsets(composed, np.asarray(where, dtype=np.int64), len(text))
+
+
+# Per code point, the length of its fold plus one (0: not looked up yet), and the folded code point
+# when the fold is one character: the table above as arrays, filled as characters are first seen.
+# np.zeros maps pages lazily, so only the pages of scripts actually met take memory.
+_LENGTH = np.zeros(0x110000, dtype=np.uint16)
+_SINGLE = np.zeros(0x110000, dtype=np.uint32)
+
+
+# From about 300 characters on, numpy's fixed cost is smaller than str.translate's dict lookups.
+_VECTOR_FROM = 300
+
+
+def _translate(text: str) -> str:
+    """``text.translate(_TABLE)``, vectorised for long texts."""
+    if len(text) < _VECTOR_FROM:
+        return text.translate(_TABLE)
+    codes = _code_points(text)
+    return _folded(text, codes, _fold_lengths(codes))
+
+
+def _folded(text: str, codes: np.ndarray, lengths: np.ndarray) -> str:
+    if np.any(lengths > 1):  # œ, ligatures, ½: the table's strings, joined by translate
+        return text.translate(_TABLE)
+    return _SINGLE[codes[lengths == 1]].tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _fold_lengths(codes: np.ndarray) -> np.ndarray:
+    """How many characters each code point folds to."""
+    lengths = _LENGTH[codes]
+    if not lengths.all():
+        for cp in np.unique(codes[lengths == 0]).tolist():
+            value = _TABLE[cp]
+            _LENGTH[cp] = len(value) + 1
+            if len(value) == 1:
+                _SINGLE[cp] = ord(value)
+        lengths = _LENGTH[codes]
+    return lengths.astype(np.int64) - 1
 
 
 def _unescape_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -216,11 +267,11 @@ def _nfc_with_offsets(folded: str, where: list[int]) -> tuple[str, list[int]]:
     return composed, out
 
 
-def _collapse_with_offsets(folded: str, where: np.ndarray, size: int) -> tuple[str, list[int]]:
+def _collapse_with_offsets(folded: str, where: np.ndarray, size: int) -> tuple[str, np.ndarray]:
     # As _SPACES_RE and strip(" ") do: keep a space only after a non-space, then drop a final one.
     codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     space = codes == 32
     keep = np.flatnonzero(~(space & np.concatenate(([True], space[:-1]))))
     if keep.size and space[keep[-1]]:
         keep = keep[:-1]
-    return codes[keep].tobytes().decode("utf-32-le", "surrogatepass"), where[keep].tolist() + [size]
+    return codes[keep].tobytes().decode("utf-32-le", "surrogatepass"), np.append(where[keep], size)

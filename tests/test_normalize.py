@@ -10,9 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.normalize import (
+    _TABLE,
     WORD_RE,
+    _translate,
     normalize,
     normalize_with_offsets,
+    offsets_array,
     original_span,
     tokens,
 )
@@ -137,3 +140,31 @@ def test_token_spans_contain_the_token_for_any_text(text: str) -> None:
     for m in WORD_RE.finditer(out):
         s, e = original_span(offsets, m.start(), m.end())
         assert m.group() in normalize(text[s:e])
+
+
+def _long(text: str) -> str:
+    """The text repeated past the length from which folding is vectorised."""
+    return (text + " ") * (400 // (len(text) + 1) + 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_text)
+def test_long_texts_fold_exactly_as_the_table_says(text: str) -> None:
+    long = _long(text)
+    assert _translate(long) == long.translate(_TABLE)
+    out, offsets = normalize_with_offsets(long)
+    assert out == normalize(long) == normalize(out)
+    assert len(offsets) == len(out) + 1 and offsets[-1] == len(long)
+    assert all(a <= b for a, b in zip(offsets, offsets[1:], strict=False))
+    assert offsets_array(long)[1].tolist() == offsets
+
+
+@pytest.mark.parametrize("text", ["\ud800 x", "🙂 l\u2019IA", "cœur ﬁn ½", "ﷺ", "&amp;eacute; é", "한국어"])
+def test_long_texts_with_rare_characters_keep_the_contract(text: str) -> None:
+    long = _long(text)
+    out, offsets = normalize_with_offsets(long)
+    assert _translate(long) == long.translate(_TABLE)
+    assert out == normalize(long) and len(offsets) == len(out) + 1
+    for m in WORD_RE.finditer(out):
+        s, e = original_span(offsets, m.start(), m.end())
+        assert m.group() in normalize(long[s:e])
