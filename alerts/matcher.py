@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+
+import numpy as np
 
 from alerts.patterns import DIGITS, NOT_ALNUM, Plan, bounded_keys, build_automaton, make_plan
 from alerts.query import Hit, TermRef, evaluate
 from alerts.topics import FIELDS, Term, Topic
-from crawler.normalize import WORD_RE, normalize, normalize_with_offsets, original_span
+from crawler.normalize import WORD_RE, normalize, offsets_array, original_span
 
 ELISIONS = frozenset({"l", "d", "qu", "j", "n", "s", "c", "m", "t", "jusqu", "lorsqu", "puisqu"})
 MAX_SPANS = 20  # per topic match: enough to highlight, bounded for storage
@@ -76,12 +79,52 @@ class Explanation:
 class _FieldText:
     text: str
     norm: str
-    offsets: list[int] | None = None
+    offsets: np.ndarray | None = None
     word_starts: list[int] | None = None
 
 
 # A raw hit: (field, start, end) in the field's normalised text.
 RawHit = tuple[str, int, int]
+_KEY = itemgetter(1)
+_START = itemgetter(1, 2)
+
+
+class _Hits:
+    """The ids of the terms an article's scan found, with their hits located on first request."""
+
+    def __init__(self, matcher: Matcher, texts: dict[str, _FieldText],
+                 found: dict[str, list[tuple[int, int]]], ids: set[int]) -> None:
+        self.matcher, self.texts, self.found, self.ids = matcher, texts, found, ids
+        self._ends: dict[str, dict[int, list[int]]] | None = None
+        self._located: dict[int, list[RawHit]] = {}
+
+    def __contains__(self, term_id: object) -> bool:
+        return term_id in self.ids
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get(self, term_id: int, default: Sequence[RawHit] = ()) -> Sequence[RawHit]:
+        """The term's located hits, or `default` when the scan did not find it."""
+        return self.locate(term_id) if term_id in self.ids else default
+
+    def items(self) -> list[tuple[int, list[RawHit]]]:
+        return [(i, self.locate(i)) for i in self.ids]
+
+    def locate(self, term_id: int) -> list[RawHit]:
+        """The term's hits, worked out once."""
+        if term_id not in self._located:
+            if self._ends is None:
+                self._ends = {}
+                for name, found in self.found.items():
+                    by_key = self._ends[name] = defaultdict(list)
+                    for end, k in found:
+                        by_key[k].append(end)
+            self._located[term_id] = self.matcher.locate(term_id, self.texts, self._ends)
+        return self._located[term_id]
 
 
 class Matcher:
@@ -106,16 +149,25 @@ class Matcher:
         # Per topic: how many distinct 'all' terms must be seen, and whether an 'any' term must be.
         self.required = [(len(set(self.plans[t.name].all)), bool(self.plans[t.name].any))
                          for t in self.topics]
-        # key -> (trailing boundary, [(term id, back)] plain, [...] exact case): a hit ending at
-        # `end` of the framed text spans end - back .. end - trail in the normalised field.
-        keys: dict[str, tuple[int, list[tuple[int, int]], list[tuple[int, int]]]] = {}
+        # Each automaton key (alerts/patterns.py) is a number k; a hit ending at `end` of the framed
+        # text stands for each term of key k, spanning end - back .. end - trail in the normalised field.
+        forms: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         for term in self.term_list:
             for key, skip, trail in bounded_keys(term):
-                entry = keys.setdefault(key, (trail, [], []))
-                back = len(key) - 1 - skip
-                entry[2 if term.exact_case else 1].append((self.term_ids[term], back))
-        self.bounded = build_automaton({k: (trail, tuple(plain), tuple(exact))
-                                        for k, (trail, plain, exact) in keys.items()})
+                forms[key].append((self.term_ids[term], len(key) - 1 - skip, trail))
+        self.term_keys: list[list[tuple[int, int, int]]] = [[] for _ in self.term_list]
+        self.key_term: list[int] = []  # the one plain term a key stands for, or -1: see key_terms
+        self.key_terms: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # (plain, exact case)
+        for k, entries in enumerate(forms.values()):
+            for term_id, back, trail in entries:
+                self.term_keys[term_id].append((k, back, trail))
+            plain = tuple(i for i, _, _ in entries if not self.term_list[i].exact_case)
+            exact = tuple(i for i, _, _ in entries if self.term_list[i].exact_case)
+            self.key_term.append(plain[0] if len(plain) == 1 and not exact else -1)
+            if len(plain) != 1 or exact:
+                self.key_terms[k] = (plain, exact)
+        self.shared_keys = frozenset(self.key_terms)
+        self.bounded = build_automaton({key: k for k, key in enumerate(forms)})
         self.bare = None  # built on first explain(): only `veille try` needs near misses
 
     def _id(self, term: Term) -> int:
@@ -162,30 +214,47 @@ class Matcher:
                      texts: dict[str, _FieldText]) -> TopicMatch:
         return TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision[:MAX_SPANS]))
 
-    def _scan(self, texts: dict[str, _FieldText]) -> dict[int, list[RawHit]]:
-        hits: dict[int, list[RawHit]] = defaultdict(list)
+    def _scan(self, texts: dict[str, _FieldText]) -> _Hits:
+        """The terms found in the article; where they are is worked out only when asked."""
+        found: dict[str, list[tuple[int, int]]] = {}
         automaton = self.bounded
-        if automaton is None:
-            return hits
-        for name, ft in texts.items():
-            norm = ft.norm
-            if not norm:
-                continue
-            size = len(norm)
-            for end, (trail, plain, exact) in automaton.iter(" " + NOT_ALNUM.sub(" ", norm) + " "):
-                stop = end - trail
-                if not trail:  # a prefix: the hit covers the whole word it starts
-                    while stop < size and norm[stop].isalnum():
-                        stop += 1
-                for term_id, back in plain:
-                    hits[term_id].append((name, end - back, stop))
-                if exact:
-                    for term_id, back in exact:
-                        if _case_ok(self.term_list[term_id], ft, end - back, stop):
-                            hits[term_id].append((name, end - back, stop))
+        if automaton is not None:
+            for name, ft in texts.items():
+                if ft.norm:
+                    found[name] = list(automaton.iter(" " + NOT_ALNUM.sub(" ", ft.norm) + " "))
+        keys = set().union(*(map(_KEY, f) for f in found.values()))
+        ids = set(map(self.key_term.__getitem__, keys))
+        ids.discard(-1)
+        hits = _Hits(self, texts, found, ids)
+        exact: set[int] = set()
+        for k in keys & self.shared_keys:
+            plain, case = self.key_terms[k]
+            ids.update(plain)
+            exact.update(case)
+        ids.update(i for i in exact if hits.locate(i))  # exact case: only where the case agrees
         return hits
 
-    def _likely(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
+    def locate(self, term_id: int, texts: dict[str, _FieldText],
+               ends: dict[str, dict[int, list[int]]]) -> list[RawHit]:
+        """Where a term was found, field by field in text order: (field, start, end) in the
+        normalised text; `ends` holds the end of each automaton key's hits per field."""
+        term = self.term_list[term_id]
+        out: list[RawHit] = []
+        for name, by_key in ends.items():
+            norm, size = texts[name].norm, len(texts[name].norm)
+            located = []
+            for k, back, trail in self.term_keys[term_id]:
+                for end in by_key.get(k, ()):
+                    stop = end - trail
+                    if not trail:  # a prefix: the hit covers the whole word it starts
+                        while stop < size and norm[stop].isalnum():
+                            stop += 1
+                    if not term.exact_case or _case_ok(term, texts[name], end - back, stop):
+                        located.append((name, end - back, stop))
+            out += sorted(located, key=_START)
+        return out
+
+    def _likely(self, hits: _Hits) -> list[Topic]:
         """Topics that may match: simple ones already decided by counting their lists' hits."""
         seen_any, seen_all, seen_none, others = set(), defaultdict(int), set(), set()
         roles = self.roles
@@ -207,14 +276,14 @@ class Matcher:
                 out.append(self.topics[index])
         return out
 
-    def _candidates(self, hits: dict[int, list[RawHit]]) -> list[Topic]:
+    def _candidates(self, hits: _Hits) -> list[Topic]:
         seen: dict[str, Topic] = {}
         for term_id in hits:
             for topic in self.owners[term_id]:
                 seen.setdefault(topic.name, topic)
         return list(seen.values())
 
-    def _decide(self, topic: Topic, hits: dict[int, list[RawHit]],
+    def _decide(self, topic: Topic, hits: _Hits,
                 texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
         """The positive hits when the topic matches, else the reason it does not."""
         plan = self.plans[topic.name]
@@ -229,7 +298,7 @@ class Matcher:
             return [(i, h) for i in plan.positive for h in hits.get(i, ())]
         return self._decide_slowly(topic, hits, texts)
 
-    def _decide_slowly(self, topic: Topic, hits: dict[int, list[RawHit]],
+    def _decide_slowly(self, topic: Topic, hits: _Hits,
                        texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
         def found(term: Term) -> list[RawHit]:
             allowed = (term.field,) if term.field else topic.fields
@@ -248,7 +317,7 @@ class Matcher:
         located = [(self.term_ids[t], h) for t in topic.positive_terms() for h in found(t)]
         return located or "no term found"
 
-    def _near_misses(self, texts: dict[str, _FieldText], hits: dict[int, list[RawHit]]) -> list[NearMiss]:
+    def _near_misses(self, texts: dict[str, _FieldText], hits: _Hits) -> list[NearMiss]:
         if self.bare is None:
             by_norm: dict[str, list[int]] = defaultdict(list)
             for term_id, term in enumerate(self.term_list):
@@ -304,7 +373,7 @@ def _original(ft: _FieldText, start: int, end: int) -> str:
 
 def _span(ft: _FieldText, start: int, end: int) -> tuple[int, int]:
     if ft.offsets is None:
-        _, ft.offsets = normalize_with_offsets(ft.text)
+        _, ft.offsets = offsets_array(ft.text)
     a, b = original_span(ft.offsets, start, end)
     # The span also covers what normalisation dropped after it: keep marks and tatweel, not spaces.
     while b > a and unicodedata.category(ft.text[b - 1])[0] in "ZPSC":
