@@ -34,6 +34,7 @@ class Article:
     body: str = ""
     language: str | None = None
     source: str | None = None
+    normalized: tuple[str, str, str] | None = None  # title, summary, body, when already normalised
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,8 @@ def _inside_ok(norm: str, start: int, end: int, term: Term) -> bool:
 
 
 def _texts(article: Article) -> dict[str, _FieldText]:
-    return {f: _FieldText(getattr(article, f) or "", normalize(getattr(article, f) or "")) for f in FIELDS}
+    norms = article.normalized or tuple(normalize(getattr(article, f) or "") for f in FIELDS)
+    return {f: _FieldText(getattr(article, f) or "", norm) for f, norm in zip(FIELDS, norms, strict=True)}
 
 
 def _case_ok(term: Term, ft: _FieldText, start: int, end: int) -> bool:

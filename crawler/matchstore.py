@@ -11,13 +11,15 @@ from alerts.watchers import Watcher
 from crawler.dates import format_utc, utc_now, utc_now_iso
 
 
-def save_matches(conn: sqlite3.Connection, article_id: int, matcher: Matcher) -> set[str]:
+def save_matches(conn: sqlite3.Connection, article_id: int, matcher: Matcher,
+                 normalized: tuple[str, str, str] | None = None) -> set[str]:
     """Match the article; return the topics it matches for the first time (a topic it still
-    matches keeps its first matched_at and owes no second alert)."""
+    matches keeps its first matched_at and owes no second alert). `normalized`: its title,
+    summary and body already normalised, when the caller has them."""
     row = conn.execute(
         "SELECT title, summary, body, language, source, version FROM articles WHERE id = ?",
         [article_id]).fetchone()
-    article = Article(row[0] or "", row[1] or "", row[2] or "", row[3], row[4])
+    article = Article(row[0] or "", row[1] or "", row[2] or "", row[3], row[4], normalized)
     found = {m.topic: m for m in matcher.match(article)}
     known = {r[0] for r in conn.execute(
         "SELECT topic FROM matches WHERE article_id = ?", [article_id])}

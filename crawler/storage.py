@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from crawler.config import Config
 
 
+Texts = tuple[str, str, str]  # normalised title, summary and body
+
+
 @dataclass(frozen=True)
 class StoredArticle:
     """An article ready for the archive: fields plus identity keys and fingerprints."""
@@ -34,7 +37,7 @@ class StoredArticle:
     fields: dict[str, Any]
     content_hash: str
     minhash: bytes
-    texts: tuple[str, str, str] | None = None  # normalised title, summary, body (indexed_texts)
+    texts: Texts | None = None  # normalised title, summary, body (indexed_texts)
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,14 @@ class Archive:
         """Store several articles in one transaction, matching new and changed ones against the
         topics; one article that fails is rolled back alone."""
         results: list[StoreResult | Exception] = []
+        index: dict[int, Texts] = {}
         with self.write():
             for article in articles:
                 try:
                     with self.db.atomic():  # a savepoint per article
-                        result = self._store_one(article)
+                        result, texts = self._store_one(article)
                         if matcher is not None and result.outcome != "duplicate":
-                            new_topics = save_matches(self.db.conn, result.article_id, matcher)
+                            new_topics = save_matches(self.db.conn, result.article_id, matcher, texts)
                             if new_topics and watchers:
                                 owe(self.db.conn, result.article_id, result.story_id, new_topics, watchers)
                         results.append(result)
@@ -150,9 +154,16 @@ class Archive:
                     if not self.db.conn.in_transaction:
                         raise  # SQLite dropped the whole transaction (disk full): the batch failed
                     results.append(exc)
+                    continue
+                if texts is not None:
+                    index[result.article_id] = texts
+            # Indexed once per batch, outside the savepoints: FTS5 writes its pending terms out as a
+            # new segment each time a savepoint is released, which cost more than the rest of storing.
+            self._index(index)
         return results
 
-    def _store_one(self, article: StoredArticle) -> StoreResult:
+    def _store_one(self, article: StoredArticle) -> tuple[StoreResult, Texts | None]:
+        """Store the article; also return the normalised texts to index, unless it is a duplicate."""
         found = self.lookup(article.keys)
         if found is None:
             return self._insert(article)
@@ -182,7 +193,7 @@ class Archive:
         cursor = self.db.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
         return cursor.lastrowid
 
-    def _insert(self, article: StoredArticle) -> StoreResult:
+    def _insert(self, article: StoredArticle) -> tuple[StoreResult, Texts]:
         now = utc_now_iso()
         keys = lsh_bands(article.minhash)
         story_id = self._similar_story(article.minhash, keys) if keys else None
@@ -193,18 +204,18 @@ class Archive:
                    minhash=article.minhash or None, story_id=story_id)
         article_id = self._insert_row("articles", row)
         self._add_keys(article_id, article.keys)
-        self._index(article_id, article.texts or indexed_texts(
-            article.fields.get("title"), article.fields.get("summary"), article.fields.get("body")))
         if story_id is not None:
             self._join_story(article_id, story_id, keys, now)
-        return StoreResult("new", article_id, story_id)
+        texts = article.texts or indexed_texts(
+            article.fields.get("title"), article.fields.get("summary"), article.fields.get("body"))
+        return StoreResult("new", article_id, story_id), texts
 
-    def _refresh(self, article_id: int, article: StoredArticle) -> StoreResult:
+    def _refresh(self, article_id: int, article: StoredArticle) -> tuple[StoreResult, Texts | None]:
         self._add_keys(article_id, article.keys)
         old = self.db["articles"].get(article_id)
         body_lost = old["body"] and not article.fields.get("body")  # e.g. a feed's summary only
         if old["content_hash"] == article.content_hash or body_lost or not article.fields.get("title"):
-            return StoreResult("duplicate", article_id, old["story_id"])
+            return StoreResult("duplicate", article_id, old["story_id"]), None
         now = utc_now_iso()
         self.db["article_versions"].insert({
             "article_id": article_id, "version": old["version"], "title": old["title"],
@@ -216,18 +227,21 @@ class Archive:
                        updated_at=now, version=old["version"] + 1)
         self.db["articles"].update(article_id, changes)
         row = self.db["articles"].get(article_id)
-        self._index(article_id, indexed_texts(row["title"], row["summary"], row["body"]))
-        return StoreResult("updated", article_id, old["story_id"])
+        return (StoreResult("updated", article_id, old["story_id"]),
+                indexed_texts(row["title"], row["summary"], row["body"]))
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
                             [(k, article_id) for k in keys])
 
-    def _index(self, article_id: int, texts: tuple[str, str, str]) -> None:
-        title, summary, body = texts
-        self.db.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
-        self.db.conn.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                             [article_id, title, " ".join(filter(None, (summary, body)))])
+    def _index(self, texts: dict[int, Texts]) -> None:
+        """(Re)index articles for full-text search: normalised title, then summary and body."""
+        if not texts:
+            return
+        self.db.conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [[i] for i in texts])
+        self.db.conn.executemany("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+                                 [[i, title, " ".join(filter(None, (summary, body)))]
+                                  for i, (title, summary, body) in texts.items()])
 
     def _join_story(self, article_id: int, story_id: int, keys: list[int], now: str) -> None:
         self.db.conn.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])

@@ -158,3 +158,27 @@ def test_new_and_changed_articles_are_matched_but_not_a_recrawl(archive: Archive
     again = archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matcher)[0]
     assert again.outcome == "duplicate"
     assert [r["matched_at"] for r in archive.db["matches"].rows] == [matched_at]
+
+
+def _fts_rows(archive: Archive) -> list[int]:
+    return [r[0] for r in archive.db.execute("SELECT rowid FROM articles_fts ORDER BY rowid")]
+
+
+def test_an_article_that_fails_in_a_batch_is_neither_stored_nor_indexed(archive: Archive) -> None:
+    good = [build_record(item(f"https://s.ma/{n}", f"Le port de Tanger Med numéro {n} bat un record.")) for n in (1, 2)]
+    broken = build_record(item("https://s.ma/3", "Un texte qui ne sera pas stocké."))
+    broken.fields["no_such_column"] = 1
+    results = archive.store_many([good[0], broken, good[1]])
+    assert [type(r).__name__ for r in results] == ["StoreResult", "OperationalError", "StoreResult"]
+    assert _fts_rows(archive) == [results[0].article_id, results[2].article_id]
+    assert len(search(archive.db, "Tanger record")) == 2 and not search(archive.db, "stocké")
+
+
+def test_an_article_stored_then_changed_in_one_batch_is_indexed_once_as_changed(archive: Archive) -> None:
+    url = "https://s.ma/article"
+    first = build_record(item(url, "La première version parle de phosphate."))
+    second = build_record(item(url, "La seconde version parle de dessalement."))
+    new, updated = archive.store_many([first, second])
+    assert (new.outcome, updated.outcome, updated.article_id) == ("new", "updated", new.article_id)
+    assert _fts_rows(archive) == [new.article_id]
+    assert search(archive.db, "dessalement") and not search(archive.db, "phosphate")
