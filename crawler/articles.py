@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from crawler.fingerprint import content_hash, fingerprint_text
 from crawler.items import ArticleItem
 from crawler.search import indexed_texts
-from crawler.storage import StoredArticle
+from crawler.storage import StoredArticle, Texts
 from crawler.urls import clean_url, identity_keys
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the archive derives from an article's text: the normalised texts it indexes, the hash
+    that tells a change, and the MinHash that finds its story."""
+
+    texts: Texts
+    content_hash: str
+    fingerprint: bytes
+
+
+def digest_text(title: str | None, summary: str | None, body: str | None) -> Digest:
+    """Normalise, hash and fingerprint an article's text, normalising each field once."""
+    # On normalised text: a typographic apostrophe or a re-encoded entity is not a change. The same
+    # normalised texts are what the archive indexes and what the matcher reads.
+    texts = indexed_texts(title, summary, body)
+    return Digest(texts, content_hash(*texts), fingerprint_text(title, summary, body, texts[2]))
 
 ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
                   "source_updated", "guid", "via")
@@ -17,11 +37,6 @@ def build_record(item: ArticleItem) -> StoredArticle:
     fields = {name: getattr(item, name) for name in ARTICLE_FIELDS}
     fields["url"] = clean_url(item.url)
     keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
-    # On normalised text: a typographic apostrophe or a re-encoded entity is not a change. The same
-    # normalised texts are what the archive indexes, so they are computed once, here.
-    texts = indexed_texts(item.title, item.summary, item.body)
-    fingerprint = item.fingerprint
-    if fingerprint is None:
-        fingerprint = fingerprint_text(item.title, item.summary, item.body)
-    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=content_hash(*texts),
-                         minhash=fingerprint, texts=texts)
+    digest = item.digest or digest_text(item.title, item.summary, item.body)
+    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest.content_hash,
+                         minhash=digest.fingerprint, texts=digest.texts)

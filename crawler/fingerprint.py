@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 
-from crawler.normalize import tokens
+from crawler.normalize import WORD_RE, tokens
 
 __all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "minhash", "similarity"]
 
@@ -34,7 +34,10 @@ _A, _B = _coefficients()
 
 def shingle_hashes(text: str, size: int = 3) -> np.ndarray:
     """Distinct 32-bit hashes of the text's word shingles (a repeated paragraph counts once)."""
-    words = tokens(text)
+    return _shingles(tokens(text), size)
+
+
+def _shingles(words: list[str], size: int = 3) -> np.ndarray:
     if not words:
         return np.empty(0, dtype=np.uint64)
     ids = {word: zlib.crc32(word.encode("utf-8", "surrogatepass")) for word in set(words)}
@@ -48,12 +51,17 @@ def shingle_hashes(text: str, size: int = 3) -> np.ndarray:
 
 def minhash(text: str) -> bytes:
     """128 MinHash values of the text's shingles (512 bytes); empty bytes when it has no word."""
-    values = shingle_hashes(text)
+    return _minhash(shingle_hashes(text))
+
+
+def _minhash(values: np.ndarray) -> bytes:
     if not values.size:
         return b""
-    # Multiply-shift hashing, (a*x + b mod 2**64) >> 32: 2-universal, and no slow modulo.
-    hashed = (values[:, None] * _A + _B) >> np.uint64(32)
-    return hashed.min(axis=0).astype("<u4").tobytes()
+    # Multiply-shift hashing, (a*x + b mod 2**64) >> 32: 2-universal, and no slow modulo. The shift
+    # keeps the order, so it is applied to the 128 minima rather than to every value.
+    hashed = values[:, None] * _A
+    hashed += _B
+    return (hashed.min(axis=0) >> np.uint64(32)).astype("<u4").tobytes()
 
 
 def similarity(a: bytes, b: bytes) -> float:
@@ -72,9 +80,13 @@ def lsh_bands(signature: bytes, bands: int = BANDS) -> list[int]:
                            "big", signed=True) for i in range(bands)]
 
 
-def fingerprint_text(title: str | None, summary: str | None, body: str | None) -> bytes:
-    """MinHash of the body (or title and summary when the body is short); empty for too little text."""
+def fingerprint_text(title: str | None, summary: str | None, body: str | None,
+                     normalized_body: str | None = None) -> bytes:
+    """MinHash of the body (or title and summary when the body is short); empty for too little text.
+    `normalized_body`, normalize(body) when the caller has it, saves normalising the body again."""
     text = body or ""
+    if normalized_body is not None and len(text) >= MIN_FINGERPRINT_TEXT:
+        return _minhash(_shingles(WORD_RE.findall(normalized_body)))
     if len(text) < MIN_FINGERPRINT_TEXT:
         text = " ".join(filter(None, (title, summary, body)))
     return minhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else b""

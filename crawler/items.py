@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.articles import Digest
 
 
 @dataclass
@@ -24,4 +28,6 @@ class ArticleItem:
     via: str = ""
     route_url: str = ""
     missing: list[str] = field(default_factory=list)
-    fingerprint: bytes | None = None  # MinHash computed with the extraction, else by the pipeline
+    # crawler.articles.Digest of title, summary and body, computed with the extraction (off the
+    # reactor); the pipeline computes it when absent, so set it back to None after changing the text.
+    digest: Digest | None = None

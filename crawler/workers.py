@@ -1,4 +1,4 @@
-"""Article analysis (extraction and fingerprint) off the reactor, in worker processes."""
+"""Article analysis (extraction, normalisation, fingerprint) off the reactor, in worker processes."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
+from crawler.articles import Digest, digest_text
 from crawler.extract import Extracted, SiteRules, extract_article
 from crawler.feeds import FeedEntry
-from crawler.fingerprint import fingerprint_text
 
 logger = logging.getLogger(__name__)
 PARENT_CHECK_SECONDS = 1.0
@@ -27,14 +27,15 @@ class Analysis:
     """What a worker returns for one article page."""
 
     page: Extracted
-    fingerprint: bytes
+    digest: Digest
 
 
 def analyse_page(html: str, url: str, rules: SiteRules, hints: FeedEntry | None,
                  now: datetime | None = None) -> Analysis:
-    """Extract an article page and fingerprint its text (pure; runs in a worker process)."""
+    """Extract an article page, then normalise, hash and fingerprint its text (pure; runs in a
+    worker process, so that none of this costs the reactor)."""
     page = extract_article(html, url, rules, hints, now)
-    return Analysis(page, fingerprint_text(page.title, page.summary, page.body))
+    return Analysis(page, digest_text(page.title, page.summary, page.body))
 
 
 def _init_worker() -> None:

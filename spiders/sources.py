@@ -240,7 +240,7 @@ class SourcesSpider(scrapy.Spider):
             guid=entry.guid, title=page.title, summary=page.summary, body=page.body,
             author=page.author, language=page.language, published_at=page.published_at,
             source_updated=entry.updated_at or page.modified_at, via=route.kind, route_url=route.url,
-            missing=list(page.missing), fingerprint=analysis.fingerprint)
+            missing=list(page.missing), digest=analysis.digest)
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """Errback of article pages: keep the feed's full text when it has one, else record the error."""

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.fingerprint import PERMUTATIONS, content_hash, lsh_bands, minhash, similarity
-from crawler.normalize import tokens
+from crawler.articles import digest_text
+from crawler.fingerprint import PERMUTATIONS, content_hash, fingerprint_text, lsh_bands, minhash, similarity
+from crawler.normalize import normalize, tokens
 
 # Third-party copy of thevoice.ma articles (Sept-Oct 2025); origin in tests/fixtures/realdata/README.md.
 ARTICLES = Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json"
@@ -94,3 +95,13 @@ def test_content_hash() -> None:
     assert content_hash("ab", "c") != content_hash("a", "bc")
     assert content_hash("titre", "corps") != content_hash("titre", "corps modifié")
     assert re.fullmatch(r"[0-9a-f]{40}", content_hash())
+
+
+def test_a_digest_fingerprints_and_hashes_as_the_separate_functions_do(bodies: dict[str, str]) -> None:
+    for title, body in list(bodies.items())[:20]:
+        digest = digest_text(title, None, body)
+        assert digest.fingerprint == fingerprint_text(title, None, body) == minhash(body)
+        assert digest.texts == (normalize(title), "", normalize(body))
+        assert digest.content_hash == content_hash(*digest.texts)
+    short = digest_text("Un titre", "Un résumé", "Court.")
+    assert short.fingerprint == fingerprint_text("Un titre", "Un résumé", "Court.") == b""
