@@ -50,7 +50,7 @@ def extract_article(html: str, url: str, rules: SiteRules, hints: FeedEntry | No
     meta = page_metadata(doc)
     hints = hints or FeedEntry(url=url)
     title = _override(doc, rules, "title") or meta["title"] or hints.title
-    body = _override_body(doc, rules) or _generic_body(html, url, title) or meta["body"] \
+    body = _override_body(doc, rules) or _generic_body(doc, url, title) or meta["body"] \
         or hints.content
     published = (_date(_override(doc, rules, "date"), rules, now) or _date(meta["published"], rules, now)
                  or hints.published_at or _visible_date(doc, rules, now))
@@ -81,9 +81,11 @@ def _override_body(doc: Selector, rules: SiteRules) -> str | None:
     return "\n\n".join(p for p in parts if p) or None
 
 
-def _generic_body(html: str, url: str, title: str | None) -> str | None:
+def _generic_body(doc: Selector, url: str, title: str | None) -> str | None:
     # fast: no comparison with justext, which doubled the time without changing news bodies.
-    text = trafilatura.extract(html, url=url, fast=True, favor_precision=True, include_comments=False,
+    # The tree parsel already built (trafilatura works on a copy): parsing the page again cost 15%
+    # of the extraction, and gave the same text on every captured Moroccan page.
+    text = trafilatura.extract(doc.root, url=url, fast=True, favor_precision=True, include_comments=False,
                                include_tables=False, deduplicate=False, with_metadata=False)
     if not text:
         return None
