@@ -14,7 +14,8 @@ import numpy as np
 
 from crawler.normalize import WORD_RE, tokens
 
-__all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "minhash", "similarity"]
+__all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "minhash", "similarities",
+           "similarity"]
 
 PERMUTATIONS = 128
 MIN_FINGERPRINT_TEXT = 200  # characters; shorter texts would link unrelated briefs
@@ -69,6 +70,17 @@ def similarity(a: bytes, b: bytes) -> float:
     if not a or not b or len(a) != len(b):
         return 0.0
     return float(np.mean(np.frombuffer(a, dtype="<u4") == np.frombuffer(b, dtype="<u4")))
+
+
+def similarities(signature: bytes, others: list[bytes]) -> list[float]:
+    """similarity() of one signature with each of several, in one numpy pass."""
+    same = [o for o in others if o and len(o) == len(signature)]
+    if not signature or not same:
+        return [similarity(signature, o) for o in others]
+    mine = np.frombuffer(signature, dtype="<u4")
+    matrix = np.frombuffer(b"".join(same), dtype="<u4").reshape(len(same), len(mine))
+    scores = iter(np.count_nonzero(matrix == mine, axis=1) / len(mine))
+    return [float(next(scores)) if o and len(o) == len(signature) else 0.0 for o in others]
 
 
 def lsh_bands(signature: bytes, bands: int = BANDS) -> list[int]:

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from crawler.dates import format_utc, utc_now, utc_now_iso
 from crawler.exceptions import StorageError
-from crawler.fingerprint import lsh_bands, similarity
+from crawler.fingerprint import lsh_bands, similarities
 from crawler.matchstore import owe, save_matches
 from crawler.runs import SourceRun
 from crawler.schema import migrate
@@ -258,7 +258,8 @@ class Archive:
             f"ON a.id = b.article_id WHERE ({where}) "
             f"AND b.seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
             params + [f"-{self.story_window_days} days"]).fetchall()
-        best = max(((similarity(signature, other), story) for story, other in rows), default=None)
+        scores = similarities(signature, [other for _, other in rows])
+        best = max(zip(scores, (story for story, _ in rows), strict=True), default=None)
         return best[1] if best and best[0] >= self.story_similarity else None
 
     def record_fetch(self, url: str, source: str, kind: str, status: int | None,

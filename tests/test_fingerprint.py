@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from crawler.articles import digest_text
-from crawler.fingerprint import PERMUTATIONS, content_hash, fingerprint_text, lsh_bands, minhash, similarity
+from crawler.fingerprint import (
+    PERMUTATIONS,
+    content_hash,
+    fingerprint_text,
+    lsh_bands,
+    minhash,
+    similarities,
+    similarity,
+)
 from crawler.normalize import normalize, tokens
 
 # Third-party copy of thevoice.ma articles (Sept-Oct 2025); origin in tests/fixtures/realdata/README.md.
@@ -105,3 +113,10 @@ def test_a_digest_fingerprints_and_hashes_as_the_separate_functions_do(bodies: d
         assert digest.content_hash == content_hash(*digest.texts)
     short = digest_text("Un titre", "Un résumé", "Court.")
     assert short.fingerprint == fingerprint_text("Un titre", "Un résumé", "Court.") == b""
+
+
+def test_similarities_score_each_signature_as_similarity_does(bodies: dict[str, str]) -> None:
+    sigs = [minhash(body) for body in list(bodies.values())[:6]]
+    others = [*sigs, b"", sigs[0][:64]]
+    assert similarities(sigs[0], others) == [similarity(sigs[0], o) for o in others]
+    assert similarities(b"", others) == [0.0] * len(others)
