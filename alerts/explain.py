@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from alerts.matcher import Article, Explanation, TermHit
@@ -12,11 +13,8 @@ UNTOUCHED = ("no term of 'any' found", "no term found")  # topics the text never
 
 def highlight(text: str, hits: list[TermHit], before: str = "[", after: str = "]") -> str:
     """Text around the hits with each matched span marked; far-apart hits are joined by ' … '."""
-    spans = sorted({(h.start, h.end) for h in hits})
     pieces, cursor, last_end = [], 0, -1
-    for start, end in spans:
-        if start < last_end:
-            continue  # overlapping spans: keep the first
+    for start, end in _merged((h.start, h.end) for h in hits):
         window = max(start - CONTEXT, last_end if last_end >= 0 else 0)
         if pieces and window > cursor:
             pieces.append(" … ")
@@ -27,6 +25,17 @@ def highlight(text: str, hits: list[TermHit], before: str = "[", after: str = "]
     tail = text[cursor:cursor + CONTEXT]
     pieces.append(tail + (" …" if cursor + CONTEXT < len(text) else ""))
     return " ".join("".join(pieces).split())
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans as one: "Mistral" inside "Mistral AI" marks the whole phrase."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def render_text(explanation: Explanation, article: Article, ansi: bool = False) -> str:
@@ -43,7 +52,8 @@ def render_text(explanation: Explanation, article: Article, ansi: bool = False) 
     if not explanation.matches:
         lines.append("no topic matches")
     for miss in explanation.near_misses:
-        lines.append(f"near miss: '{miss.term.text}' in {miss.field} at '{miss.text}': {miss.reason}")
+        lines.append(f"near miss: '{miss.term.text}' in {miss.field}, in the word '{miss.word}' "
+                     f"at {miss.start} ({', '.join(miss.topics)}): {miss.reason}")
     touched = {name for miss in explanation.near_misses for name in miss.topics}
     for topic, reason in explanation.not_matched.items():
         if reason not in UNTOUCHED or topic in touched:
@@ -57,7 +67,8 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         "matches": [{"topic": m.topic, "hits": [
             {"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
             for h in m.hits]} for m in explanation.matches],
-        "near_misses": [{"term": n.term.text, "field": n.field, "text": n.text, "reason": n.reason}
+        "near_misses": [{"term": n.term.text, "field": n.field, "text": n.text, "word": n.word,
+                         "start": n.start, "end": n.end, "topics": list(n.topics), "reason": n.reason}
                         for n in explanation.near_misses],
         "not_matched": explanation.not_matched,
     }

@@ -17,7 +17,7 @@ from operator import itemgetter
 import numpy as np
 
 from alerts.patterns import DIGITS, NOT_ALNUM, Plan, bounded_keys, build_automaton, make_plan
-from alerts.query import Hit, TermRef, evaluate
+from alerts.query import Hit, TermRef, witnesses
 from alerts.topics import FIELDS, Term, Topic
 from crawler.normalize import WORD_RE, normalize, offsets_array, original_span
 
@@ -57,6 +57,9 @@ class NearMiss:
     text: str
     reason: str
     topics: tuple[str, ...] = ()
+    start: int = 0  # the letters' span in the original field
+    end: int = 0
+    word: str = ""  # the whole word they were found in
 
 
 @dataclass(frozen=True)
@@ -313,9 +316,14 @@ class Matcher:
             return f"'{missing.text}' is missing (all)"
         if topic.any and not any(found(t) for t in topic.any):
             return "no term of 'any' found"
-        if topic.query is not None and not _query_holds(topic, found, texts):
+        shown = _query_witnesses(topic, found, texts) if topic.query is not None else {}
+        if topic.query is not None and not shown:
             return "the query is not satisfied"
-        located = [(self.term_ids[t], h) for t in topic.positive_terms() for h in found(t)]
+        # A query term's hits are the ones that satisfy the query (a NEAR's close pair, not every
+        # occurrence); the lists' terms show all theirs.
+        listed = set(topic.any + topic.all)
+        located = [(self.term_ids[t], h) for t in topic.positive_terms()
+                   for h in (found(t) if t in listed else shown.get(t, ()))]
         return located or "no term found"
 
     def _near_misses(self, texts: dict[str, _FieldText], hits: _Hits) -> list[NearMiss]:
@@ -327,7 +335,7 @@ class Matcher:
         if self.bare is None:
             return []
         real = {(i, h[0], h[1]) for i, found in hits.items() for h in found}
-        misses = []
+        misses: dict[tuple[str, str, int, str], NearMiss] = {}  # one per term text and place
         for name, ft in texts.items():
             for end, term_ids in self.bare.iter(ft.norm):
                 for term_id in term_ids:
@@ -335,12 +343,26 @@ class Matcher:
                     start = end - len(term.norm) + 1
                     if (term_id, name, start) in real:
                         continue
-                    found = _original(ft, start, end + 1)
+                    a, b = _span(ft, start, end + 1)
+                    found = ft.text[a:b]
                     reason = (f"case differs ('{found}', wanted '{term.text}')"
                               if _inside_ok(ft.norm, start, end + 1, term) else "inside a word")
                     owners = tuple(t.name for t in self.owners[term_id])
-                    misses.append(NearMiss(term, name, found, reason, owners))
-        return misses
+                    key = (term.text, name, a, reason)
+                    if key in misses:
+                        owners = tuple(dict.fromkeys(misses[key].topics + owners))
+                    misses[key] = NearMiss(term, name, found, reason, owners, a, b,
+                                           _word_around(ft.text, a, b))
+        return list(misses.values())
+
+
+def _word_around(text: str, start: int, end: int) -> str:
+    """The word of the original text that contains text[start:end]."""
+    while start > 0 and (text[start - 1].isalnum() or unicodedata.category(text[start - 1])[0] == "M"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or unicodedata.category(text[end])[0] == "M"):
+        end += 1
+    return text[start:end]
 
 
 def _inside_ok(norm: str, start: int, end: int, term: Term) -> bool:
@@ -406,14 +428,25 @@ def _restricted(topic: Topic, article: Article) -> str | None:
     return None
 
 
-def _query_holds(topic: Topic, found, texts: dict[str, _FieldText]) -> bool:  # noqa: ANN001
+def _query_witnesses(topic: Topic, found, texts: dict[str, _FieldText]) -> dict[Term, list[RawHit]]:  # noqa: ANN001
+    """The raw hits that make the topic's query hold, per query term; empty when it does not hold."""
     by_ref = {(t.text, t.prefix, t.field): t for t in topic.query_terms}
+    raw: dict[tuple[TermRef, Hit], RawHit] = {}
 
     def hits_of(ref: TermRef) -> list[Hit]:
-        return [Hit(f, _word_index(texts[f], s), _word_index(texts[f], e - 1))
-                for f, s, e in found(by_ref[(ref.text, ref.prefix, ref.field)])]
+        out = []
+        for f, s, e in found(by_ref[(ref.text, ref.prefix, ref.field)]):
+            hit = Hit(f, _word_index(texts[f], s), _word_index(texts[f], e - 1))
+            raw.setdefault((ref, hit), (f, s, e))
+            out.append(hit)
+        return out
 
-    return evaluate(topic.query, hits_of)
+    shown: dict[Term, list[RawHit]] = {}
+    for ref, hits in witnesses(topic.query, hits_of).items():
+        term = by_ref[(ref.text, ref.prefix, ref.field)]
+        shown.setdefault(term, []).extend(h for h in (raw[(ref, hit)] for hit in hits)
+                                          if h not in shown[term])
+    return shown
 
 
 def _located(matcher: Matcher, hit: tuple[int, RawHit], texts: dict[str, _FieldText]) -> TermHit:

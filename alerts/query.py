@@ -258,25 +258,58 @@ def _gap(a: Hit, b: Hit) -> int:
 
 def evaluate(node: Node, hits: Callable[[TermRef], Sequence[Hit]]) -> bool:
     """Whether the query matches, given the hits of each term (asked at most once per term)."""
-    found = cache(hits)
+    return _holds(node, cache(hits))
 
-    def check(node: Node) -> bool:
+
+def _close(a: Hit, b: Hit, left: TermRef, right: TermRef, distance: int) -> bool:
+    # `x NEAR/n x` needs two occurrences, not one hit paired with itself.
+    return a.field == b.field and _gap(a, b) <= distance and (left != right or a != b)
+
+
+def _holds(node: Node, found: Callable[[TermRef], Sequence[Hit]]) -> bool:
+    match node:
+        case TermRef():
+            return bool(found(node))
+        case Near(left, right, distance):
+            return any(_close(a, b, left, right, distance) for a in found(left) for b in found(right))
+        case Not(item):
+            return not _holds(item, found)
+        case And(items):
+            return all(_holds(item, found) for item in items)
+        case Or(items):
+            return any(_holds(item, found) for item in items)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def witnesses(node: Node, hits: Callable[[TermRef], Sequence[Hit]]) -> dict[TermRef, list[Hit]]:
+    """The hits that make a query hold, per term: only the close pairs of a NEAR, only the branches
+    of an OR that hold, nothing under NOT (empty when the query does not hold)."""
+    found = cache(hits)
+    out: dict[TermRef, list[Hit]] = {}
+
+    def keep(ref: TermRef, hit: Hit) -> None:
+        if hit not in out.setdefault(ref, []):
+            out[ref].append(hit)
+
+    def collect(node: Node) -> None:
         match node:
             case TermRef():
-                return bool(found(node))
+                for hit in found(node):
+                    keep(node, hit)
             case Near(left, right, distance):
-                # `x NEAR/n x` needs two occurrences, not one hit paired with itself.
-                return any(a.field == b.field and _gap(a, b) <= distance and (left != right or a != b)
-                           for a in found(left) for b in found(right))
-            case Not(item):
-                return not check(item)
-            case And(items):
-                return all(check(item) for item in items)
-            case Or(items):
-                return any(check(item) for item in items)
-        raise TypeError(f"not a query node: {node!r}")
+                for a in found(left):
+                    for b in found(right):
+                        if _close(a, b, left, right, distance):
+                            keep(left, a)
+                            keep(right, b)
+            case And(items) | Or(items):
+                for item in items:
+                    if _holds(item, found):
+                        collect(item)
 
-    return check(node)
+    if _holds(node, found):
+        collect(node)
+    return out
 
 
 def satisfiable(node: Node) -> bool:

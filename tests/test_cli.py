@@ -69,8 +69,29 @@ def test_try_shows_the_match_the_highlight_and_the_near_miss() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("MATCH ia: IA (body)")
-    assert "l’[IA] générative" in lines[1]
-    assert "near miss: 'IA' in body at 'ia': inside a word" in result.output
+    assert "l’[IA générative], disent" in lines[1]  # the longer of two overlapping terms
+    assert "near miss: 'IA' in body, in the word 'médias' at 49 (ia, mistral-ai): inside a word" in result.output
+
+
+def test_try_merges_overlapping_spans_and_gives_each_near_miss_once() -> None:
+    result = run("--config", str(ROOT / "config"), "try", "Le média Kia, via Italia, et Mistral AI pour la souveraineté numérique")
+    assert result.exit_code == 0, result.output
+    assert "[Mistral AI]" in result.output and "[souveraineté numérique]" in result.output
+    near = [line for line in result.output.splitlines() if line.startswith("near miss: 'IA'")]
+    assert [line.split("'")[3] for line in near] == ["média", "Kia", "via", "Italia"]
+
+
+def test_try_reads_a_file_and_prints_near_misses_as_json(tmp_path: Path) -> None:
+    import json
+
+    text = tmp_path / "article.txt"
+    text.write_text("Le Maroc mise sur l&#8217;IA générative, disent les médias", "utf-8")
+    result = run("--config", str(ROOT / "config"), "try", "--json", "--file", str(text))
+    data = json.loads(result.output)
+    assert [m["topic"] for m in data["matches"]] == ["ia"]
+    [miss] = [n for n in data["near_misses"] if n["word"] == "médias"]
+    assert (miss["term"], miss["start"], miss["end"], miss["reason"]) == ("IA", 55, 57, "inside a word")
+    assert miss["topics"] == ["ia", "mistral-ai"]
 
 
 def test_try_explains_why_nothing_matched(tmp_path: Path) -> None:

@@ -137,3 +137,10 @@ def test_near_does_not_count_elided_articles() -> None:
 
 def test_lone_surrogates_do_not_crash() -> None:
     assert Matcher([topic(any=["IA"], exact_case=["IA"])]).match(Article(body="l'IA \udcff fin"))
+
+
+def test_a_near_query_shows_the_close_pair_not_every_occurrence() -> None:
+    topics = load_topics_text("topics:\n  - name: m\n    query: 'Mistral NEAR/3 IA'\n    exact_case: [IA]\n")
+    body = "L'IA progresse au Maroc. " + "Un long passage sans rapport. " * 10 + "Mistral lance une IA souveraine."
+    [match] = Matcher(topics).match(Article(body=body))
+    assert [(h.term.text, body[:h.start].count("IA")) for h in match.hits] == [("Mistral", 1), ("IA", 1)]

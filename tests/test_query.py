@@ -19,6 +19,7 @@ from alerts.query import (
     query_terms,
     render,
     satisfiable,
+    witnesses,
 )
 from crawler.exceptions import QueryError
 
@@ -230,6 +231,25 @@ def test_evaluate_near_with_hand_made_hits() -> None:
     assert evaluate(Near(a, b, 2), hits) and evaluate(Near(b, a, 2), hits)
     assert not evaluate(Near(a, b, 1), hits)
     assert evaluate(Near(a, b, 1), {a: [Hit("body", 9, 12)], b: [Hit("body", 11, 11)]}.__getitem__)
+
+
+def _shown(query: str) -> dict[str, list[tuple[str, int, int]]]:
+    found = witnesses(parse_query(query), FakeMatcher(ARTICLE))
+    return {ref.text: [(h.field, h.start, h.end) for h in hits] for ref, hits in found.items()}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Maroc", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
+    # Only the close pair of a NEAR: the body's Maroc (word 9) is 3 words from numérique (word 6),
+    # the title's Maroc is in another field, and the last numérique (word 14) is too far.
+    ("Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
+    ("IAM OR Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
+    ("Maroc NOT IAM", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
+    ("l'IA AND NOT (Maroc NEAR/50 IAM)", {"l'IA": [("title", 2, 2)]}),
+    ("IAM OR Maroc NEAR/1 numérique", {}),  # the query does not hold
+])
+def test_witnesses_are_the_hits_that_make_the_query_hold(text: str, expected: dict) -> None:
+    assert _shown(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [
