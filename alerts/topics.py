@@ -158,7 +158,7 @@ def _query(raw: Any, key: KeyPath, problems: Problems, owner: str,
     try:
         node = parse_query(raw)
     except QueryError as exc:
-        problems.add(key, f"{exc}: {_excerpt(raw, exc.column)}", hint, owner)
+        problems.add(key, f"{exc}: {_excerpt(raw, exc.column)}", hint, owner, at=(raw, exc.column))
         return None, ()
     refs = query_terms(node)
     if evaluate(node, lambda ref: []):
@@ -219,12 +219,19 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
     for topic in topics.topics:
         for term in topic.terms():
             if SHORT.match(term.norm) and not term.exact_case and term not in topic.none:
-                warnings.append(f"{topics.path}: topic '{topic.name}': the short term '{term.text}' "
-                                "matches in any case (hint: add it to exact_case if it is an acronym)")
+                warnings.append(_short_term_warning(topics.path, topic.name, term))
         reason = never_matches(topic, source_languages or {})
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
     return warnings
+
+
+def _short_term_warning(path: object, topic: str, term: Term) -> str:
+    if not any(c.isupper() or c.islower() for c in term.text):  # Arabic and digits have no case
+        return (f"{path}: topic '{topic}': the short term '{term.text}' is common as a whole word "
+                "(hint: use a longer phrase, or a query with NEAR)")
+    return (f"{path}: topic '{topic}': the short term '{term.text}' matches in any case "
+            "(hint: add it to exact_case if it is an acronym)")
 
 
 def never_matches(topic: Topic, source_languages: dict[str, tuple[str, ...]]) -> str | None:

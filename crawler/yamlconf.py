@@ -18,20 +18,45 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # names of sources, topics a
 LANGUAGES = ("fr", "ar", "en", "es", "amz")
 
 
-def _line_map(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+class LineMap(dict[KeyPath, int]):
+    """Key path -> line of its key; a value written over several lines also keeps its source."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: dict[KeyPath, tuple[int, str]] = {}  # first line, source text
+
+    def line_in_value(self, key: KeyPath, value: str, column: int) -> int | None:
+        """The file line of `column` (1-based) of a value written over several lines: YAML folds
+        them into one string, so count the words before it and find that word in the source."""
+        if key not in self.sources:
+            return None
+        first, source = self.sources[key]
+        before = len(value[:max(column - 1, 0)].split())
+        for index, word in enumerate(re.finditer(r"\S+", source)):
+            if index == before:
+                return first + source.count("\n", 0, word.start())
+        return first + source.rstrip().count("\n")
+
+
+def _line_map(node: yaml.Node, path: KeyPath, lines: LineMap, text: str) -> None:
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and node.end_mark.line > node.start_mark.line:
+        first, source = node.start_mark.line + 1, text[node.start_mark.index:node.end_mark.index]
+        if node.style in (">", "|"):  # the header line (">-") holds no word of the value
+            first, source = first + 1, source.partition("\n")[2]
+        lines.sources[path] = (first, source)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _line_map(value_node, path + (key,), lines)
+            _line_map(value_node, path + (key,), lines, text)
             lines[path + (key,)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _line_map(item, path + (index,), lines)
+            _line_map(item, path + (index,), lines, text)
 
 
-def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+def load_yaml(path: Path) -> tuple[Any, LineMap]:
     """Parse a YAML file with the safe loader; return the data and a key-path to line map."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -52,9 +77,9 @@ def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
         raise ConfigError([f"{path}: YAML error: {exc}"]) from exc
     finally:
         loader.dispose()
-    lines: dict[KeyPath, int] = {}
+    lines = LineMap()
     if node is not None:
-        _line_map(node, (), lines)
+        _line_map(node, (), lines, text)
     return data, lines
 
 
@@ -74,9 +99,13 @@ class Problems:
     lines: dict[KeyPath, int]
     messages: list[str] = field(default_factory=list)
 
-    def add(self, key: KeyPath, message: str, hint: str = "", owner: str = "") -> None:
-        """Record one problem at a key path; `owner` names the source/topic/watcher."""
+    def add(self, key: KeyPath, message: str, hint: str = "", owner: str = "",
+            at: tuple[str, int] | None = None) -> None:
+        """Record one problem at a key path; `owner` names the source/topic/watcher; `at`, a value
+        and a column in it, names the line of that column when the value spans several lines."""
         line = self._line(key)
+        if at is not None and isinstance(self.lines, LineMap):
+            line = self.lines.line_in_value(key, *at) or line
         where = f"{self.path}:{line}" if line else str(self.path)
         who = f"{owner}, " if owner else ""
         text = f"{where}: {who}key '{format_path(key)}': {message}"

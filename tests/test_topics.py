@@ -42,6 +42,13 @@ def test_lint_warns_about_short_terms_without_case(tmp_path: Path) -> None:
     assert "the short term 'IA' matches in any case (hint: add it to exact_case" in warning
 
 
+def test_lint_gives_arabic_and_numeric_short_terms_a_hint_that_applies_to_them(tmp_path: Path) -> None:
+    warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [في, 5, Jazari]\n")
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "topic 'x': the short term 'في' is common as a whole word (hint: use a longer phrase, or a query with NEAR)",
+        "topic 'x': the short term '5' is common as a whole word (hint: use a longer phrase, or a query with NEAR)"]
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ("topics:\n  - name: x\n    all: [Maroc]\n    none: [maroc]\n", "'maroc' is both required (all) and excluded (none)"),
     ("topics:\n  - name: x\n    query: 'Jazari AND NOT Jazari'\n", "its query is a contradiction"),
