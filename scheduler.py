@@ -588,12 +588,28 @@ def run_daemon(config: Config, log_format: str | None = None, verbose: bool = Fa
     daemon = Daemon(config, take_lock(config.database_path()))
     failed: list[BaseException] = []
 
-    def started() -> None:
-        done = deferred_from_coro(daemon.start())
-        done.addErrback(lambda f: (failed.append(f.value), logger.error("could not start: %s", f.value),
-                                   reactor.stop()))
+    async def start() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop_once, signum)
+        await daemon.start()
 
+    def started() -> None:
+        done = deferred_from_coro(start())
+        done.addErrback(lambda f: (failed.append(f.value), logger.error("could not start: %s", f.value),
+                                   stop_once(None)))
+
+    def stop_once(signum: int | None) -> None:
+        # Twisted's own handlers call reactor.stop() at every signal, and a second Ctrl-C (or a
+        # service manager's SIGTERM after ours) raised ReactorNotRunning with a traceback.
+        if not reactor.running or stop_requested:
+            logger.info("already stopping (%s)", signal.Signals(signum).name if signum else "error")
+            return
+        stop_requested.append(signum)
+        reactor.stop()
+
+    stop_requested: list[int | None] = []
     reactor.callWhenRunning(started)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: deferred_from_coro(daemon.stop()))
-    reactor.run()
+    reactor.run(installSignalHandlers=False)
     return 1 if failed else 0

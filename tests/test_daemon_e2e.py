@@ -284,4 +284,9 @@ def test_sigkill_in_the_middle_of_a_crawl_loses_nothing(world: dict) -> None:
     for n in range(10, 15):
         assert len(mails(world, "cellule@", f"والصحافة {n}")) == 1
     assert query(db, "SELECT COUNT(*) FROM articles WHERE url LIKE '%/news-1_.html'")[0][0] == 5
-    assert daemon.stop(signal.SIGTERM) == 0
+    seen = len(daemon.log())
+    daemon.proc.send_signal(signal.SIGINT)  # Ctrl-C pressed twice: one clean stop, no traceback
+    time.sleep(0.05)
+    assert daemon.stop(signal.SIGINT) == 0
+    log = daemon.log()[seen:]
+    assert "stopped cleanly" in log and "already stopping (SIGINT)" in log and "Traceback" not in log
