@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 
 from scrapy.exceptions import (
@@ -18,6 +19,8 @@ from twisted.internet import error as tx_error
 
 from crawler.exceptions import VeilleError
 
+MAXSIZE_RE = re.compile(r"receive (\d+) bytes which is larger than download max size \((\d+)\)")
+
 
 def http_status_text(status: int) -> str:
     """'404 Not Found' for 404."""
@@ -27,8 +30,9 @@ def http_status_text(status: int) -> str:
         return str(status)
 
 
-def describe_failure(exc: BaseException, timeout: float | None = None) -> str:
-    """A one-line reason, with a hint, for a failed request."""
+def describe_failure(exc: BaseException, timeout: float | None = None, max_bytes: int | None = None) -> str:
+    """A one-line reason, with a hint, for a failed request (`timeout` and `max_bytes`: the limits in
+    force, named in the reason)."""
     if isinstance(exc, HttpError):
         response = exc.response
         retry = response.headers.get(b"Retry-After")
@@ -43,7 +47,7 @@ def describe_failure(exc: BaseException, timeout: float | None = None) -> str:
     if isinstance(exc, CannotResolveHostError | tx_error.DNSLookupError):
         return "DNS lookup failed (hint: no network on this machine, or the domain is gone)"
     if isinstance(exc, DownloadCancelledError):
-        return f"download cancelled: {exc} (hint: raise max_response_bytes if the body is legitimate)"
+        return _cancelled(str(exc), max_bytes)
     if isinstance(exc, VeilleError):
         return str(exc)
     if isinstance(exc, IgnoreRequest):
@@ -51,6 +55,19 @@ def describe_failure(exc: BaseException, timeout: float | None = None) -> str:
     if isinstance(exc, ResponseDataLossError | DownloadFailedError | tx_error.ConnectError):
         return f"connection failed: {_first_line(exc)} (hint: the server closed the connection)"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _cancelled(message: str, max_bytes: int | None) -> str:
+    # Scrapy says "Expected to receive N bytes which is larger than download max size (M) in request
+    # <GET url>." when Content-Length announces too much, and nothing when a streamed body grows too big.
+    found = MAXSIZE_RE.search(message)
+    if found:
+        reason = f"the body is {int(found[1]):,} bytes, over max_response_bytes ({int(found[2]):,})"
+    elif max_bytes:
+        reason = f"the body grew over max_response_bytes ({max_bytes:,} bytes)"
+    else:
+        reason = message or "the body was too large or the download was stopped"
+    return f"download cancelled: {reason} (hint: raise max_response_bytes if the body is legitimate)"
 
 
 def _ignored(message: str) -> str:

@@ -167,7 +167,8 @@ class SourcesSpider(scrapy.Spider):
                 return
             if wait is not None:
                 self.archive.set_retry_after(request.meta["fetch_url"], state.source.name, route.kind, wait)
-            message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+            message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
+                                       self.settings.getint("DOWNLOAD_MAXSIZE"))
             if isinstance(failure.value, UNREACHABLE):
                 self.dead_hosts[domain(request.url)] = message
             status = getattr(getattr(failure.value, "response", None), "status", None)
@@ -246,7 +247,8 @@ class SourcesSpider(scrapy.Spider):
         """Errback of article pages: keep the feed's full text when it has one, else record the error."""
         request = failure.request
         state, entry = self.states[request.meta["source"]], request.meta["entry"]
-        message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
+                                       self.settings.getint("DOWNLOAD_MAXSIZE"))
         if entry.content and len(entry.content) >= MIN_BODY:
             state.run.fail(f"article {request.url}: {message}; stored the feed's text instead")
             route = request.meta["route"]

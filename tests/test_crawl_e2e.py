@@ -32,7 +32,7 @@ FAULTS = {
     "fault-html": "not a feed: the server sent an HTML page (text/html)",
     "fault-malformed": "malformed XML",
     "fault-empty": "the feed has no entries",
-    "fault-huge": "download cancelled",
+    "fault-huge": "download cancelled: the body grew over max_response_bytes (1,000,000 bytes) (hint: raise",
     "fault-redirect": "too many redirects",
     "fault-bomb": "declares XML entities",
     "fault-xxe": "declares XML entities",
