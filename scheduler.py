@@ -127,6 +127,8 @@ class Daemon:
         logger.info("veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
                     __version__, len(enabled), len(self.config.topics.enabled()), len(self.config.watchers),
                     self.db_path, os.getpid())
+        for warning in self.config.settings.politeness_warnings(self.config.directory / "settings.yaml"):
+            logger.warning("%s", warning)
 
     async def stop(self) -> None:
         """Stop cleanly: no new job, crawls cut (their stored articles and runs kept), the send in

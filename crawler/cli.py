@@ -57,7 +57,8 @@ def check(ctx: click.Context) -> None:
     from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics
 
-    warnings = lint_topics(config.topics, {s.name: s.languages for s in config.sources})
+    warnings = config.settings.politeness_warnings(config.directory / "settings.yaml")
+    warnings += lint_topics(config.topics, {s.name: s.languages for s in config.sources})
     if config.database_path().exists():
         archive = open_archive(config)
         warnings += broad_term_warnings(archive.db, config.topics)

@@ -108,6 +108,18 @@ class Settings:
         """The User-Agent sent to every site."""
         return self.values["user_agent"] or f"Veille/{version} (+{self.values['contact_url']})"
 
+    def politeness_warnings(self, path: Path) -> list[str]:
+        """Warnings for settings that hammer the sites (allowed: a benchmark or a local test needs them)."""
+        out = []
+        if self.values["concurrent_per_domain"] > 2:
+            out.append(f"{path}: concurrent_per_domain is {self.values['concurrent_per_domain']}: more "
+                       "than 2 requests at once to one site is impolite and gets crawlers blocked "
+                       "(hint: use 1 or 2)")
+        if self.values["download_delay"] < 1:
+            out.append(f"{path}: download_delay is {self.values['download_delay']}s: less than a second "
+                       "between two requests to one site is impolite (hint: the default is 1.5)")
+        return out
+
 
 def validate_settings(raw: Any, problems: Problems) -> Settings:
     """Check raw settings.yaml data against SETTINGS; problems are recorded, defaults fill gaps."""

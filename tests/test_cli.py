@@ -118,6 +118,25 @@ def test_try_needs_a_text() -> None:
     assert result.exit_code == 1 and "give a text, --file PATH or --article ID" in result.output
 
 
+def test_check_warns_about_impolite_settings_and_scrapy_gets_the_settings(tmp_path: Path) -> None:
+    from crawler.config import load_config
+    from crawler.runner import build_scrapy_settings
+
+    (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
+    (tmp_path / "settings.yaml").write_text("download_delay: 0.2\nconcurrent_per_domain: 4\n"
+                                            "contact_url: https://veille.example.ma/contact\n")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"])
+    assert result.exit_code == 0
+    assert f"warning: {tmp_path}/settings.yaml: concurrent_per_domain is 4: more than 2 requests" in result.output
+    assert f"warning: {tmp_path}/settings.yaml: download_delay is 0.2s: less than a second" in result.output
+    scrapy = build_scrapy_settings(load_config(tmp_path))
+    assert (scrapy.getfloat("DOWNLOAD_DELAY"), scrapy.getint("CONCURRENT_REQUESTS_PER_DOMAIN")) == (0.2, 4)
+    assert scrapy["USER_AGENT"].endswith("(+https://veille.example.ma/contact)")
+    (tmp_path / "settings.yaml").write_text("download_delay: 2\nconcurrent_per_domain: 2\n")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"])
+    assert "warning" not in result.output
+
+
 def test_check_warns_about_risky_topics(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
     (tmp_path / "keywords.yaml").write_text("topics:\n  - name: ia\n    any: [IA]\n", "utf-8")
