@@ -59,7 +59,7 @@ def try_command(ctx: click.Context, text: str | None, file_path: str | None, art
 def _article(config: Config, text: str | None, file_path: str | None, article_id: int | None,
              lang: str | None, source: str | None) -> Article:
     if article_id is not None:
-        archive = open_archive(config)
+        archive = open_archive(config, existing=True)
         row = archive.db.execute("SELECT title, summary, body, language, source FROM articles "
                                  "WHERE id = ?", [article_id]).fetchone()
         archive.close()
@@ -86,8 +86,9 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
     """
     config = load(ctx)
     candidate = candidate_topics(config, keywords)
-    archive = open_archive(config)
-    result = run_backtest(archive_articles(archive.db, parse_since(since)), config.topics, candidate,
+    lower = parse_since(since)
+    archive = open_archive(config, existing=True)
+    result = run_backtest(archive_articles(archive.db, lower), config.topics, candidate,
                           samples)
     archive.close()
     names = list(dict.fromkeys(t.name for t in candidate.enabled() + config.topics.enabled()))
@@ -127,7 +128,7 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
     if ctx.invoked_subcommand:
         return
     config = load(ctx)
-    archive = open_archive(config)
+    archive = open_archive(config, existing=True)
     where, params = [], []
     for column, value in (("d.watcher", watcher), ("d.status", state)):
         if value:

@@ -229,8 +229,9 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
     Example: veille search "intelligence artificielle" --lang fr --since 30d
     """
     config = load(ctx)
-    archive = open_archive(config)
-    hits = search(archive.db, query, language=lang, source=source, since=parse_since(since), limit=limit)
+    lower = parse_since(since)
+    archive = open_archive(config, existing=True)
+    hits = search(archive.db, query, language=lang, source=source, since=lower, limit=limit)
     archive.close()
     if not hits:
         click.echo("no article found", err=True)

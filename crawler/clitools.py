@@ -29,8 +29,13 @@ def load(ctx: click.Context) -> Config:
         raise CommandError(str(exc)) from exc
 
 
-def open_archive(config: Config) -> Archive:
-    """The config's archive, or a clean exit saying why it cannot be opened."""
+def open_archive(config: Config, existing: bool = False) -> Archive:
+    """The config's archive, or a clean exit saying why it cannot be opened; `existing`: a command
+    that only reads it does not create an empty one."""
+    path = config.database_path()
+    if existing and not path.exists():
+        raise CommandError(f"{path}: no archive yet (hint: `veille crawl` or `veille run` creates it; "
+                           "VEILLE_DB or the database setting names another file)")
     try:
         return Archive.for_config(config)
     except VeilleError as exc:

@@ -17,7 +17,8 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
 # Sub-domains that serve the same article as the bare site.
 MIRROR_PREFIXES = ("www.", "m.", "mobile.", "amp.")
-AMP_SUFFIX = re.compile(r"/amp/?$")
+AMP_SUFFIX = re.compile(r"/amp/?$")  # WordPress AMP: /<slug>/amp/
+AMP_PREFIX = re.compile(r"^/amp(?=/.)")  # /amp/<path> (Hespress, Arc sites)
 
 # The post id each site's URLs carry, by site. A pattern applies only to its own hosts: a generic
 # "number at the end" rule would merge 2M's /<slug>-20191215/ articles of one day into one.
@@ -47,7 +48,7 @@ def clean_url(url: str, base: str | None = None) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not is_tracking_param(k)]
-    path = AMP_SUFFIX.sub("/", parts.path) or "/"
+    path = AMP_PREFIX.sub("", AMP_SUFFIX.sub("/", parts.path)) or "/"
     rebuilt = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
     return canonicalize_url(rebuilt, keep_fragments=False)
 

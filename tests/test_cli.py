@@ -50,6 +50,14 @@ def test_sources_and_search_on_an_empty_archive(tmp_path: Path) -> None:
     assert found.exit_code == 0 and "no article found" in found.output
 
 
+def test_reading_commands_do_not_create_a_missing_archive(tmp_path: Path) -> None:
+    env = {"VEILLE_DB": str(tmp_path / "none.db")}
+    for args in (["search", "x"], ["backtest"], ["try", "--article", "1"], ["alerts"]):
+        result = run("--config", str(ROOT / "config"), *args, env=env)
+        assert result.exit_code == 1 and f"{tmp_path}/none.db: no archive yet (hint:" in result.output, args
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_search_rejects_a_bad_since(tmp_path: Path) -> None:
     env = {"VEILLE_DB": str(tmp_path / "empty.db")}
     result = run("--config", str(ROOT / "config"), "search", "x", "--since", "yesterday-ish", env=env)

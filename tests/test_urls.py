@@ -19,6 +19,8 @@ DECODED = "https://www.hespress.com/بيت-مال-القدس-1701642.html"
     ("https://telquel.ma/2026/03/24/slug_123456", "http://mobile.telquel.ma/2026/03/24/slug_123456/"),
     ("https://www.le360.ma/a/?utm_source=fb&utm_medium=x&id=3", "https://le360.ma/a?id=3#comments"),
     ("https://lebrief.ma/slug-100160257/", "https://m.lebrief.ma/slug-100160257/amp/"),
+    ("https://www.hespress.com/slug-1702003.html", "https://www.hespress.com/amp/slug-1702003.html"),
+    ("https://www.le360.ma/economie/slug/", "https://le360.ma/amp/economie/slug/"),
     ("https://x.ma/a?b=2&a=1", "https://x.ma/a?a=1&b=2&fbclid=XYZ"),
 ])
 def test_same_article_same_key(a: str, b: str) -> None:
