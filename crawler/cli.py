@@ -181,7 +181,8 @@ def dispatch_now(config: Config) -> str:
 
 
 def render_summary(runs: list[SourceRun]) -> str:
-    """The per-source table printed after a crawl, then one line per failing source."""
+    """The per-source table printed after a crawl, then each failing source's first error on its own
+    line (failed sources first, then partial ones), any further error indented under it."""
     rows = [(r.source, r.status, r.found, r.new, r.duplicate, r.updated, r.not_modified, r.errors)
             for r in runs]
     table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"),
@@ -189,9 +190,10 @@ def render_summary(runs: list[SourceRun]) -> str:
     failed = [r for r in runs if not r.succeeded]
     lines = [table, "", f"{len(runs)} sources: {len(runs) - len(failed)} succeeded, {len(failed)} failed; "
              f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"]
-    lines += [f"{r.source}: {r.messages[0] if r.messages else 'failed'}" for r in failed]
-    partial = [r for r in runs if r.succeeded and r.messages]
-    lines += [f"{r.source} (partial): {r.messages[0]}" for r in partial]
+    for run in failed + [r for r in runs if r.succeeded and r.messages]:
+        label = run.source if not run.succeeded else f"{run.source} (partial)"
+        first, *more = run.messages or ["failed"]
+        lines += [f"{label}: {first}", *(f"  then: {message}" for message in more)]
     return "\n".join(lines)
 
 

@@ -92,6 +92,9 @@ def test_fallbacks_are_tried_in_order_until_one_works(web: MiniWeb, config: Path
     result = crawl(config, "falls-back")
     assert result.returncode == 0, result.stdout  # partial counts as a success: articles were stored
     assert row(result.stdout, "falls-back")[:4] == ["falls-back", "partial", "5", "5"]
+    errors = result.stdout.split("updated articles\n", 1)[1].splitlines()
+    assert [line.split(":")[0] for line in errors] == ["falls-back (partial)", "  then", "  then"]
+    assert "500 Internal Server Error" in errors[1] and "no-such-sitemap.xml" in errors[2]
     faults = [r.path for r in web.requests("faults") if r.path != "/robots.txt"]
     assert faults == ["/status/404", "/status/500", "/no-such-sitemap.xml"]
     assert [r.path for r in web.requests("wp-ar") if r.path == "/feed"] == ["/feed"]
