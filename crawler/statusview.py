@@ -40,7 +40,9 @@ def daemon_line(status: Status, now: datetime) -> str:
 def render_status(status: Status, now: datetime) -> str:
     """The whole status as text."""
     parts = [daemon_line(status, now), ""]
-    jobs = [(j.id, j.trigger, _ago(j.next_run, now) if j.next_run else "paused", _ago(j.last_run, now),
+    running = status.running(now)
+    # A stopped daemon schedules nothing: its last plan would read as runs still to come.
+    jobs = [(j.id, j.trigger, _next_run(j.next_run, now) if running else "-", _ago(j.last_run, now),
              j.last_status or "-", shorten(j.last_error or "", 50)) for j in status.jobs]
     if jobs:
         parts += [format_table(("job", "schedule", "next run", "last run", "result", "error"), jobs), ""]
@@ -58,6 +60,10 @@ def render_status(status: Status, now: datetime) -> str:
         parts.append("hint: `veille alerts --state dead` lists them; "
                      "`veille alerts retry --dead` sends them again")
     return "\n".join(parts)
+
+
+def _next_run(stamp: str | None, now: datetime) -> str:
+    return _ago(stamp, now) if stamp else "paused"
 
 
 def status_json(status: Status, now: datetime) -> str:

@@ -90,7 +90,10 @@ def test_status_tells_a_running_daemon_from_a_killed_one(tmp_path: Path) -> None
     assert status.running(now) and not status.running(now + timedelta(minutes=5))
     text = render_status(status, now)
     assert text.startswith("daemon: running (pid") and "crawl:site" in text and "every 15m" in text
-    assert "killed or crashed?" in render_status(status, now + timedelta(minutes=5))
+    stopped = render_status(status, now + timedelta(minutes=5))
+    assert "killed or crashed?" in stopped
+    [row] = [line.split() for line in stopped.splitlines() if line.startswith("crawl:site")]
+    assert row[3] == "-"  # no next run is promised by a daemon that is not running
     assert json.loads(status_json(status, now))["jobs"][0]["id"] == "crawl:site"
     publish_state(conn, {"config_error": "keywords.yaml:4:1: YAML syntax error"})
     assert "running the last good config: keywords.yaml:4:1" in render_status(read_status(conn), now)
