@@ -211,6 +211,26 @@ def run_on_reactor(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 # -- the daemon phase -------------------------------------------------------------------------------
 
+async def measure_cycles(phase: str, cycles: int, warm: int,
+                         one_cycle: Callable[[int], Coroutine[Any, Any, None]],
+                         prepare: Callable[[int], None] | None = None) -> None:
+    """Run the cycles, timing each (not `prepare`, run before it); print RSS snapshots at the marks,
+    then the types that grew since the warm-up and the cycle times."""
+    started, durations = time.perf_counter(), []
+    for cycle in range(1, cycles + 1):
+        if prepare is not None:
+            prepare(cycle)
+        begin = time.perf_counter()
+        await one_cycle(cycle)
+        durations.append(time.perf_counter() - begin)
+        if is_mark(cycle, warm, cycles):
+            print(json.dumps(take_snapshot(phase, cycle, started, durations)), flush=True)
+        if cycle == warm:
+            types = count_types()
+    print_growing_types(phase, types)
+    print_cycle_times(phase, durations, warm)
+
+
 async def finish_followups(daemon: Any) -> None:
     """Wait for what follows a crawl in the background (health, adaptive polling, dispatch): in the
     daemon the next crawl of a source comes minutes later; here it would start at once, and the
@@ -241,7 +261,6 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
     pool, published = paragraphs(), 0
 
     async def soak() -> None:
-        nonlocal published
         loop = asyncio.get_running_loop()
         # What Daemon.start() sets up for the crawl job, minus the timed jobs: the crawl job exists
         # (adaptive polling reschedules it) but the paused scheduler never runs anything.
@@ -250,22 +269,19 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
                                             job_defaults={"coalesce": True, "max_instances": 1})
         daemon._schedule_all(first=True)
         daemon.scheduler.start(paused=True)
-        started, durations = time.perf_counter(), []
-        for cycle in range(1, cycles + 1):
+
+        def publish_new(cycle: int) -> None:  # outside the timed cycle
+            nonlocal published
             if new_every and cycle > warm and cycle % new_every == 0:
                 publish(site, 100_000 + published, pool, 20)
                 published += 1
-            begin = time.perf_counter()
+
+        async def one_cycle(cycle: int) -> None:
             await daemon.crawl(SOURCE)
             if not overlap:
                 await finish_followups(daemon)
-            durations.append(time.perf_counter() - begin)
-            if is_mark(cycle, warm, cycles):
-                print(json.dumps(take_snapshot("daemon", cycle, started, durations)), flush=True)
-            if cycle == warm:
-                types = count_types()
-        print_growing_types("daemon", types)
-        print_cycle_times("daemon", durations, warm)
+
+        await measure_cycles("daemon", cycles, warm, one_cycle, publish_new)
         print(json.dumps({"phase": "daemon", "outcomes": {f"{s}:{st}": n for (s, st), n in
                                                           daemon.counters.crawls.items()},
                           "articles": {o: n for (_, o), n in daemon.counters.articles.items()},
@@ -315,20 +331,16 @@ def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
     url = config.sources[0].routes[0].url
 
     async def soak() -> None:
-        started, durations, etag, statuses = time.perf_counter(), [], None, Counter()
-        for cycle in range(1, cycles + 1):
-            begin = time.perf_counter()
+        etag, statuses = None, Counter()
+
+        async def one_cycle(cycle: int) -> None:
+            nonlocal etag
             crawler = runner.create_crawler(FeedSpider)
             await runner.crawl(crawler, url=url, etag=etag)
             etag = crawler.spider.etag
             statuses[crawler.spider.status] += 1
-            durations.append(time.perf_counter() - begin)
-            if is_mark(cycle, warm, cycles):
-                print(json.dumps(take_snapshot("bare", cycle, started, durations)), flush=True)
-            if cycle == warm:
-                types = count_types()
-        print_growing_types("bare", types)
-        print_cycle_times("bare", durations, warm)
+
+        await measure_cycles("bare", cycles, warm, one_cycle)
         print(json.dumps({"phase": "bare", "statuses": dict(statuses)}), flush=True)
 
     run_on_reactor(soak)
