@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from crawler.fingerprint import content_hash, fingerprint_text
 from crawler.items import ArticleItem
-from crawler.search import indexed_texts
-from crawler.storage import StoredArticle, Texts
+from crawler.search import Texts, indexed_texts
+from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
 
 

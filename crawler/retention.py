@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crawler.dates import format_utc
-from crawler.search import indexed_texts
+from crawler.search import indexed_texts, reindex
 
 MIN_BODY_DAYS = 31  # source health compares a month of bodies; pruning never reaches into it
 BATCH = 500
@@ -67,11 +67,7 @@ def _prune_bodies(conn: sqlite3.Connection, cutoff: str) -> int:
                             "WHERE first_seen < ? AND body IS NOT NULL LIMIT ?", [cutoff, BATCH]).fetchall()
         if not rows:
             return total
-        for article_id, title, summary in rows:
-            norm_title, norm_summary, _ = indexed_texts(title, summary, None)
-            conn.execute("UPDATE articles SET body = NULL WHERE id = ?", [article_id])
-            conn.execute("DELETE FROM articles_fts WHERE rowid = ?", [article_id])
-            conn.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                         [article_id, norm_title, norm_summary])
+        conn.executemany("UPDATE articles SET body = NULL WHERE id = ?", [[r[0]] for r in rows])
+        reindex(conn, {row[0]: indexed_texts(row[1], row[2], None) for row in rows})
         conn.commit()
         total += len(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,23 @@ class Hit:
     snippet: str
 
 
-def indexed_texts(title: str | None, summary: str | None, body: str | None) -> tuple[str, str, str]:
+Texts = tuple[str, str, str]  # normalised title, summary and body
+
+
+def indexed_texts(title: str | None, summary: str | None, body: str | None) -> Texts:
     """The normalised title, summary and body: hashed for change detection, and indexed (title;
     summary and body together) by the archive's full-text search."""
     return normalize(title or ""), normalize(summary or ""), normalize(body or "")
+
+
+def reindex(conn: sqlite3.Connection, texts: dict[int, Texts]) -> None:
+    """(Re)index articles for full-text search, by article id: the title, then summary and body."""
+    if not texts:
+        return
+    conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [[i] for i in texts])
+    conn.executemany("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+                     [[i, title, " ".join(filter(None, (summary, body)))]
+                      for i, (title, summary, body) in texts.items()])
 
 
 def fts_query(text: str) -> str:

@@ -18,15 +18,12 @@ from crawler.fingerprint import lsh_bands, similarities
 from crawler.matchstore import owe, save_matches
 from crawler.runs import SourceRun
 from crawler.schema import migrate
-from crawler.search import indexed_texts
+from crawler.search import Texts, indexed_texts, reindex
 
 if TYPE_CHECKING:
     from alerts.matcher import Matcher
     from alerts.watchers import Watcher
     from crawler.config import Config
-
-
-Texts = tuple[str, str, str]  # normalised title, summary and body
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ class Archive:
                     index[result.article_id] = texts
             # Indexed once per batch, outside the savepoints: FTS5 writes its pending terms out as a
             # new segment each time a savepoint is released, which cost more than the rest of storing.
-            self._index(index)
+            reindex(self.db.conn, index)
         return results
 
     def _store_one(self, article: StoredArticle) -> tuple[StoreResult, Texts | None]:
@@ -233,15 +230,6 @@ class Archive:
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
         self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
                             [(k, article_id) for k in keys])
-
-    def _index(self, texts: dict[int, Texts]) -> None:
-        """(Re)index articles for full-text search: normalised title, then summary and body."""
-        if not texts:
-            return
-        self.db.conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [[i] for i in texts])
-        self.db.conn.executemany("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                                 [[i, title, " ".join(filter(None, (summary, body)))]
-                                  for i, (title, summary, body) in texts.items()])
 
     def _join_story(self, article_id: int, story_id: int, keys: list[int], now: str) -> None:
         self.db.conn.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
