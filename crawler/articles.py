@@ -10,6 +10,9 @@ from crawler.search import Texts, indexed_texts
 from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
 
+ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
+                  "source_updated", "guid", "via")
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -27,9 +30,6 @@ def digest_text(title: str | None, summary: str | None, body: str | None) -> Dig
     # normalised texts are what the archive indexes and what the matcher reads.
     texts = indexed_texts(title, summary, body)
     return Digest(texts, content_hash(*texts), fingerprint_text(title, summary, body, texts[2]))
-
-ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
-                  "source_updated", "guid", "via")
 
 
 def build_record(item: ArticleItem) -> StoredArticle:

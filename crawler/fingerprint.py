@@ -74,13 +74,13 @@ def similarity(a: bytes, b: bytes) -> float:
 
 def similarities(signature: bytes, others: list[bytes]) -> list[float]:
     """similarity() of one signature with each of several, in one numpy pass."""
-    same = [o for o in others if o and len(o) == len(signature)]
-    if not signature or not same:
-        return [similarity(signature, o) for o in others]
-    mine = np.frombuffer(signature, dtype="<u4")
-    matrix = np.frombuffer(b"".join(same), dtype="<u4").reshape(len(same), len(mine))
-    scores = iter(np.count_nonzero(matrix == mine, axis=1) / len(mine))
-    return [float(next(scores)) if o and len(o) == len(signature) else 0.0 for o in others]
+    scores = np.zeros(len(others))
+    comparable = [i for i, other in enumerate(others) if signature and len(other) == len(signature)]
+    if comparable:
+        mine = np.frombuffer(signature, dtype="<u4")
+        matrix = np.frombuffer(b"".join(others[i] for i in comparable), dtype="<u4").reshape(-1, len(mine))
+        scores[comparable] = np.count_nonzero(matrix == mine, axis=1) / len(mine)
+    return scores.tolist()
 
 
 def lsh_bands(signature: bytes, bands: int = BANDS) -> list[int]:
@@ -97,10 +97,10 @@ def fingerprint_text(title: str | None, summary: str | None, body: str | None,
     """MinHash of the body (or title and summary when the body is short); empty for too little text.
     `normalized_body`, normalize(body) when the caller has it, saves normalising the body again."""
     text = body or ""
-    if normalized_body is not None and len(text) >= MIN_FINGERPRINT_TEXT:
-        return _minhash(_shingles(WORD_RE.findall(normalized_body)))
-    if len(text) < MIN_FINGERPRINT_TEXT:
-        text = " ".join(filter(None, (title, summary, body)))
+    if len(text) >= MIN_FINGERPRINT_TEXT:
+        words = tokens(text) if normalized_body is None else WORD_RE.findall(normalized_body)
+        return _minhash(_shingles(words))
+    text = " ".join(filter(None, (title, summary, body)))
     return minhash(text) if len(text) >= MIN_FINGERPRINT_TEXT else b""
 
 
