@@ -316,9 +316,11 @@ class Matcher:
             return f"'{missing.text}' is missing (all)"
         if topic.any and not any(found(t) for t in topic.any):
             return "no term of 'any' found"
-        shown = _query_witnesses(topic, found, texts) if topic.query is not None else {}
-        if topic.query is not None and not shown:
-            return "the query is not satisfied"
+        shown: dict[Term, list[RawHit]] = {}
+        if topic.query is not None:
+            shown = _query_witnesses(topic, found, texts)
+            if not shown:
+                return "the query is not satisfied"
         # A query term's hits are the ones that satisfy the query (a NEAR's close pair, not every
         # occurrence); the lists' terms show all theirs.
         listed = set(topic.any + topic.all)
@@ -358,9 +360,12 @@ class Matcher:
 
 def _word_around(text: str, start: int, end: int) -> str:
     """The word of the original text that contains text[start:end]."""
-    while start > 0 and (text[start - 1].isalnum() or unicodedata.category(text[start - 1])[0] == "M"):
+    def inside(char: str) -> bool:  # a letter, a digit, or a mark on one (harakat, accents)
+        return char.isalnum() or unicodedata.category(char)[0] == "M"
+
+    while start > 0 and inside(text[start - 1]):
         start -= 1
-    while end < len(text) and (text[end].isalnum() or unicodedata.category(text[end])[0] == "M"):
+    while end < len(text) and inside(text[end]):
         end += 1
     return text[start:end]
 
