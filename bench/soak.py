@@ -322,12 +322,13 @@ def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
     from crawler.config import load_config
-    from crawler.runner import build_scrapy_settings
+    from crawler.runner import build_scrapy_settings, prepare_reactor
 
     config = load_config(config_dir)
     settings = build_scrapy_settings(config, log_level="ERROR")
     settings.set("ITEM_PIPELINES", {}, priority="cmdline")
     runner = AsyncCrawlerRunner(settings)
+    prepare_reactor(runner)  # as the daemon's crawls do
     url = config.sources[0].routes[0].url
 
     async def soak() -> None:

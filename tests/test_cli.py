@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -168,3 +170,30 @@ def test_check_warns_about_terms_found_in_too_much_of_the_archive(tmp_path: Path
     result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"], env={"VEILLE_DB": str(tmp_path / "a.db")})
     assert result.exit_code == 0
     assert "the term 'Maroc' matches 15% of the 20 newest articles" in result.output
+
+
+RESOLVER_CHILD = """
+import sys
+from scrapy.utils.reactor import install_reactor
+install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+from scrapy.crawler import AsyncCrawlerRunner
+from twisted.internet import reactor
+from pathlib import Path
+from crawler.config import load_config
+from crawler.runner import build_scrapy_settings, prepare_reactor
+runner = AsyncCrawlerRunner(build_scrapy_settings(load_config(Path(sys.argv[1]))))
+before = type(reactor.resolver).__name__
+prepare_reactor(runner)
+prepare_reactor(runner)
+print(before, type(reactor.resolver).__name__, reactor.resolver.timeout, reactor.getThreadPool().max)
+"""
+
+
+def test_a_long_lived_runner_resolves_through_scrapys_caching_resolver(tmp_path: Path) -> None:
+    # The daemon runs its own reactor: AsyncCrawlerProcess.start() never installs the resolver there,
+    # and every connection resolved its host uncached, ignoring DNS_TIMEOUT.
+    (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
+    (tmp_path / "settings.yaml").write_text("timeout: 12\n")
+    out = subprocess.run([sys.executable, "-c", RESOLVER_CHILD, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["ComplexResolverSimplifier", "CachingThreadedResolver", "12.0", "10"]
