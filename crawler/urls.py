@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -42,6 +43,7 @@ def is_tracking_param(name: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=8192)  # a page's URL is cleaned when found, when fetched and when stored
 def clean_url(url: str, base: str | None = None) -> str:
     """Absolute URL with fragment and tracking parameters dropped and percent-encoding normalised."""
     url = urljoin(base, url.strip()) if base else url.strip()
