@@ -1,9 +1,10 @@
 """A lower bound for bench/crawl.py: the least a crawler that keeps searchable full text must do.
 
-A Scrapy spider hands each page to one worker process, which extracts the text with trafilatura
-(fast mode, as Veille runs it) and inserts title and text into SQLite with an FTS5 index, committing
-every 64 pages. No metadata, dates, language, URL keys, dedupe, normalisation, fingerprint or
-story: what no archive of searchable full text can skip.
+A Scrapy spider hands each page to worker processes (as many as Veille's extract_workers), which
+extract the text with trafilatura (fast mode, Veille's prebuilt options) and insert title and text
+into SQLite with an FTS5 index, committing every 64 pages; one database per worker, so no lock is
+shared. No metadata, dates, language, URL keys, dedupe, normalisation, fingerprint or story: only
+what no archive of searchable full text can skip.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from copy import copy
 
 import scrapy
 import trafilatura
 from scrapy.crawler import AsyncCrawlerProcess
 
 from crawler.config import Config
+from crawler.extract import TRAFILATURA
 from crawler.runner import build_scrapy_settings
 
 LOC = re.compile(rb"<loc>([^<]+)</loc>")
@@ -38,8 +41,9 @@ def extract_and_store(path: str, html: str, url: str) -> int:
                     "title TEXT, body TEXT)")
         _db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(title, body, "
                     "tokenize = 'unicode61 remove_diacritics 2')")
-    text = trafilatura.extract(html, url=url, fast=True, favor_precision=True, include_comments=False,
-                               include_tables=False, deduplicate=False, with_metadata=False) or ""
+    options = copy(TRAFILATURA)
+    options.url = options.source = url
+    text = trafilatura.extract(html, options=options) or ""
     title = text.split("\n", 1)[0]
     if _pending == 0:
         _db.execute("BEGIN")
