@@ -58,6 +58,9 @@ def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
             if smtp.user:
                 client.login(smtp.user, smtp.password)
             refused = client.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        return Outcome(False, f"{where}: login as {smtp.user} refused: {_line(exc.smtp_error)} "
+                              "(hint: check smtp_user and the variable smtp_password names; it is retried)")
     except (OSError, smtplib.SMTPException) as exc:
         return Outcome(False, f"{where}: {type(exc).__name__}: {_line(exc)} "
                               "(hint: check smtp_host, smtp_port and smtp_tls; it is retried)")
@@ -113,5 +116,7 @@ def guarded(where: str, send: Callable[..., Outcome], *args: Any) -> Outcome:
 
 
 def _line(exc: object) -> str:
+    if isinstance(exc, bytes):  # an SMTP server's reply
+        exc = exc.decode("utf-8", "replace")
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

@@ -131,10 +131,24 @@ class TlsSmtpServer(SmtpServer):
             ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"veille", b"s3cret")
             if ok:
                 self.logins.append(data.login.decode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port,
-                                     tls_context=self.context, require_starttls=True, auth_required=True,
-                                     authenticator=authenticate)
+        options = {"tls_context": self.context, "require_starttls": True, **self.implicit_tls()}
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, auth_required=True,
+                                     authenticator=authenticate, **options)
         self.controller.start()
         return self
+
+    def implicit_tls(self) -> dict[str, Any]:
+        """Controller options for TLS from the first byte; none: STARTTLS."""
+        return {}
+
+
+class ImplicitTlsSmtpServer(TlsSmtpServer):
+    """The same server behind TLS from the first byte (SMTPS, port 465 style): no STARTTLS."""
+
+    def implicit_tls(self) -> dict[str, Any]:
+        # aiosmtpd wraps the socket itself; the session is then already encrypted, so STARTTLS is
+        # neither offered nor required, and AUTH is offered although aiosmtpd saw no STARTTLS.
+        return {"ssl_context": self.context, "require_starttls": False, "tls_context": None,
+                "auth_require_tls": False}

@@ -213,6 +213,52 @@ def test_starttls_with_a_login_and_a_private_ca(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_wrong_smtp_password_is_named_as_such_and_nothing_is_sent(tmp_path: Path) -> None:
+    from alerts.channels import send_email
+    from alerts.dispatch import sample_alert
+    from alerts.render import email_message
+    from tests.servers import TlsSmtpServer, make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    server = TlsSmtpServer(cert, key).start()
+    try:
+        watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
+        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+        wrong = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "guess", timeout=5, ca_file=cert)
+        outcome = send_email(wrong, message)
+        assert not outcome.ok and server.mailbox.messages == []
+        assert outcome.error == (f"SMTP 127.0.0.1:{server.port}: login as veille refused: "
+                                 "5.7.8 Authentication credentials invalid "
+                                 "(hint: check smtp_user and the variable smtp_password names; it is retried)")
+    finally:
+        server.stop()
+
+
+# aiosmtpd warns of AUTH without STARTTLS: it cannot see that this server is TLS from the first byte.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_implicit_tls_sends_with_a_login(tmp_path: Path) -> None:
+    from alerts.channels import send_email
+    from alerts.dispatch import sample_alert
+    from alerts.render import email_message
+    from tests.servers import ImplicitTlsSmtpServer, make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    server = ImplicitTlsSmtpServer(cert, key).start()
+    try:
+        watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
+        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+        smtps = SmtpSettings("127.0.0.1", server.port, "ssl", "veille", "s3cret", timeout=5, ca_file=cert)
+        assert send_email(smtps, message).ok and server.logins == ["veille"]
+        assert len(server.mailbox.messages) == 1
+        # STARTTLS against a server that speaks TLS from the first byte: a clear failure, not a hang.
+        starttls = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "s3cret", timeout=2, ca_file=cert)
+        outcome = send_email(starttls, message)
+        assert not outcome.ok and outcome.error.startswith(f"SMTP 127.0.0.1:{server.port}: ")
+        assert outcome.error.endswith("(hint: check smtp_host, smtp_port and smtp_tls; it is retried)")
+    finally:
+        server.stop()
+
+
 def test_a_receiver_that_answers_garbage_fails_alone_and_the_rest_is_sent(tmp_path: Path, smtp: SmtpServer) -> None:
     import socket
     import threading
