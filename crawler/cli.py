@@ -17,6 +17,7 @@ from crawler.exceptions import VeilleError
 from crawler.reports import source_health
 from crawler.runs import SourceRun
 from crawler.search import search
+from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
 
@@ -205,7 +206,9 @@ def sources(ctx: click.Context) -> None:
     Example: veille sources
     """
     config = load(ctx)
-    archive = open_archive(config)
+    path = config.database_path()
+    # Listing the configured sources must not create an empty archive as a side effect.
+    archive = open_archive(config) if path.exists() else Archive.open(":memory:")
     since = format_utc(utc_now() - timedelta(hours=24))
     health = source_health(archive.db, [s.name for s in config.sources], since)
     archive.close()
@@ -215,6 +218,9 @@ def sources(ctx: click.Context) -> None:
              h.consecutive_failures, shorten(h.last_error or "", 60)) for h in health]
     click.echo(format_table(("source", "lang", "last success", "24h", "total", "304 rate",
                              "failures", "last error"), rows))
+    if not path.exists():
+        click.echo(f"{path}: no archive yet, so nothing crawled (hint: `veille crawl` or `veille run` "
+                   "creates it; VEILLE_DB or the database setting names another file)")
 
 
 @main.command(name="search")

@@ -45,6 +45,9 @@ def test_crawl_refuses_an_unknown_source(tmp_path: Path) -> None:
 
 
 def test_sources_and_search_on_an_empty_archive(tmp_path: Path) -> None:
+    from crawler.storage import Archive
+
+    Archive.open(tmp_path / "empty.db").close()
     env = {"VEILLE_DB": str(tmp_path / "empty.db")}
     sources = run("--config", str(ROOT / "config"), "sources", env=env)
     assert sources.exit_code == 0 and "hespress-ar" in sources.output and "never" in sources.output
@@ -57,6 +60,9 @@ def test_reading_commands_do_not_create_a_missing_archive(tmp_path: Path) -> Non
     for args in (["search", "x"], ["backtest"], ["try", "--article", "1"], ["alerts"]):
         result = run("--config", str(ROOT / "config"), *args, env=env)
         assert result.exit_code == 1 and f"{tmp_path}/none.db: no archive yet (hint:" in result.output, args
+    listed = run("--config", str(ROOT / "config"), "sources", env=env)  # the configured sources, never crawled
+    assert listed.exit_code == 0 and "hespress-ar" in listed.output and "never" in listed.output
+    assert f"{tmp_path}/none.db: no archive yet, so nothing crawled (hint:" in listed.output
     assert not (tmp_path / "none.db").exists()
 
 
@@ -69,7 +75,10 @@ def test_search_rejects_a_bad_since(tmp_path: Path) -> None:
 def test_an_unwritable_database_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")  # tests run as root: a file in the way still stops us
     env = {"VEILLE_DB": str(tmp_path / "a-file" / "x.db")}
-    result = run("--config", str(ROOT / "config"), "sources", env=env)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "sources.yaml").write_text(
+        "sources:\n  - name: s\n    languages: [fr]\n    feeds: [http://127.0.0.1:9/feed]\n")
+    result = run("--config", str(tmp_path / "config"), "crawl", env=env)  # the archive opens first
     assert result.exit_code == 1
     assert "a-file/x.db: cannot open the archive" in result.output and "(hint: check the path" in result.output
 
