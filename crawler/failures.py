@@ -30,14 +30,15 @@ def http_status_text(status: int) -> str:
         return str(status)
 
 
-def describe_failure(exc: BaseException, timeout: float | None = None, max_bytes: int | None = None) -> str:
+def describe_failure(exc: BaseException, timeout: float | None = None, max_bytes: int | None = None,
+                     article: bool = False) -> str:
     """A one-line reason, with a hint, for a failed request (`timeout` and `max_bytes`: the limits in
-    force, named in the reason)."""
+    force, named in the reason; `article`: an article page, not a route of sources.yaml)."""
     if isinstance(exc, HttpError):
         response = exc.response
         retry = response.headers.get(b"Retry-After")
         extra = f", Retry-After {retry.decode(errors='replace')}" if retry else ""
-        hint = _status_hint(response.status)
+        hint = _status_hint(response.status, article)
         return f"HTTP {http_status_text(response.status)}{extra} (hint: {hint})"
     if isinstance(exc, DownloadTimeoutError | tx_error.TimeoutError):
         after = f" after {timeout:g}s" if timeout else ""
@@ -78,10 +79,12 @@ def _ignored(message: str) -> str:
     return f"request ignored: {message}"
 
 
-def _status_hint(status: int) -> str:
+def _status_hint(status: int, article: bool = False) -> str:
     if status in (401, 403):
         return "the site refuses us (WAF or paywall); try a fallback route"
-    if status == 404:
+    if status in (404, 410) and article:
+        return "the article was deleted or moved; nothing to fix unless most articles fail"
+    if status in (404, 410):
         return "the URL no longer exists; fix it in sources.yaml or add a fallback"
     if status == 429:
         return "we are rate-limited; lengthen the schedule or download_delay"

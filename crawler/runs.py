@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Article pages that must all fail, while the routes worked, for the source to count as failed (and,
+# after failure_notice_after such crawls, as down): fewer is a deleted or not-yet-published article.
+MIN_FAILED_PAGES = 3
+
 
 @dataclass
 class SourceRun:
@@ -33,8 +37,9 @@ class SourceRun:
 
     @property
     def status(self) -> str:
-        """'ok' when all worked, 'partial' when some did, 'failed' when no route or no page did."""
-        if self.routes_ok == 0 or (self.pages_failed and not self.pages_ok):
+        """'ok' when all worked, 'partial' when some did, 'failed' when no route worked or no page
+        did out of at least MIN_FAILED_PAGES (one dead link in a feed is that article's problem)."""
+        if self.routes_ok == 0 or (self.pages_failed >= MIN_FAILED_PAGES and not self.pages_ok):
             return "failed"
         if self.routes_failed or self.errors or self.pages_failed:
             return "partial"

@@ -248,7 +248,7 @@ class SourcesSpider(scrapy.Spider):
         request = failure.request
         state, entry = self.states[request.meta["source"]], request.meta["entry"]
         message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
-                                       self.settings.getint("DOWNLOAD_MAXSIZE"))
+                                   self.settings.getint("DOWNLOAD_MAXSIZE"), article=True)
         if entry.content and len(entry.content) >= MIN_BODY:
             state.run.fail(f"article {request.url}: {message}; stored the feed's text instead")
             route = request.meta["route"]

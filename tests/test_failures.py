@@ -28,3 +28,15 @@ ANNOUNCED = ("Expected to receive 12582912 bytes which is larger than download m
 ])
 def test_each_failure_is_one_line_with_a_hint(exc: BaseException, expected: str) -> None:
     assert describe_failure(exc, timeout=30, max_bytes=10_485_760) == expected
+
+
+def test_a_missing_article_is_not_blamed_on_sources_yaml() -> None:
+    from scrapy.http import Request, Response
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    gone = HttpError(Response("https://www.hespress.com/x-1.html", status=404,
+                              request=Request("https://www.hespress.com/x-1.html")), "404")
+    assert describe_failure(gone) == ("HTTP 404 Not Found (hint: the URL no longer exists; fix it in "
+                                      "sources.yaml or add a fallback)")
+    assert describe_failure(gone, article=True) == ("HTTP 404 Not Found (hint: the article was deleted or "
+                                                    "moved; nothing to fix unless most articles fail)")

@@ -139,6 +139,17 @@ def test_a_source_whose_pages_all_fail_has_failed(spider: SourcesSpider) -> None
     assert run.status == "partial"
 
 
+def test_one_dead_article_link_is_not_a_failed_source(spider: SourcesSpider) -> None:
+    # The feed worked and its other items were known: one 404 is that article's problem, and must not
+    # count towards "source is down".
+    run = spider.runs["site"]
+    run.routes_ok, run.duplicate = 1, 5
+    spider._page_failed(spider.states["site"], "article https://site.ma/gone: HTTP 404 Not Found")
+    assert (run.status, run.succeeded) == ("partial", True)
+    run.pages_failed = 2
+    assert run.status == "partial"
+
+
 def test_validators_wait_for_a_failed_child_sitemap(spider: SourcesSpider) -> None:
     list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
     spider.runs["site"].fail("sitemap https://site.ma/s1.xml: HTTP 500")  # a child, not a primary route
