@@ -46,6 +46,8 @@ HEARTBEAT_EVERY = 5
 WATCH_EVERY = 2
 NEW_SOURCE_SPREAD = 10  # seconds within which a source added by a reload gets its first crawl
 LANES = ("chores", "status")
+CUT_GRACE = 1.0  # seconds a stopping crawl's downloads may take to finish before they are cut
+CUT_AGAIN = 0.2
 RESTART_ONLY = ("max_concurrent_crawls", "http_listen", "extract_workers", "log_format")
 
 
@@ -147,8 +149,7 @@ class Daemon:
     async def _wind_down(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()  # no new run; shutting down now would cancel the crawls mid-flight
-        for runner in self.runners:
-            await runner.stop()  # each spider closes: its batch is written, its run recorded
+        await self._stop_crawls()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for task in list(self.followups):
@@ -162,6 +163,22 @@ class Daemon:
             await loop.run_in_executor(executor, self._close_lane, lane)
             executor.shutdown(wait=False)
         await asyncio.to_thread(self.pool.close)
+
+    async def _stop_crawls(self) -> None:
+        """Stop every crawl: each spider closes, its batch is written and its run recorded as
+        interrupted. Downloads still in flight after CUT_GRACE are cut (their pages are fetched
+        again by the next crawl) rather than waited for until their timeout."""
+        from crawler.runner import cut_downloads
+
+        stopping = [asyncio.ensure_future(runner.stop()) for runner in self.runners]
+        wait, cut = CUT_GRACE, 0
+        while stopping:
+            _, pending = await asyncio.wait(stopping, timeout=wait)
+            stopping, wait = list(pending), CUT_AGAIN  # a retry or the next request connects again
+            if stopping:
+                cut += cut_downloads(self.runners)
+        if cut:
+            logger.info("cut %d download(s) in flight", cut)
 
     def _close_lane(self, lane: str) -> None:
         archive = self.lane_archives.pop(lane, None)
@@ -275,7 +292,8 @@ class Daemon:
                 f"{run.not_modified} unchanged (304), {run.errors} errors in {seconds:.1f}s")
         if run.messages:
             line += f"; {run.messages[0]}"
-        logger.log(logging.INFO if run.succeeded else logging.WARNING, line, extra={"source": run.source})
+        level = logging.WARNING if run.status == "failed" else logging.INFO
+        logger.log(level, line, extra={"source": run.source})
         self._done(f"crawl:{run.source}", run.status, run.messages[0] if run.messages else None)
 
     def _adapt(self, name: str, schedule: Schedule, interval: int | None) -> None:

@@ -188,11 +188,14 @@ def render_summary(runs: list[SourceRun]) -> str:
             for r in runs]
     table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"),
                          rows)
-    failed = [r for r in runs if not r.succeeded]
-    lines = [table, "", f"{len(runs)} sources: {len(runs) - len(failed)} succeeded, {len(failed)} failed; "
+    failed = [r for r in runs if r.status == "failed"]
+    cut = [r for r in runs if r.interrupted]
+    counts = f"{len(runs) - len(failed) - len(cut)} succeeded, {len(failed)} failed"
+    counts += f", {len(cut)} interrupted" if cut else ""
+    lines = [table, "", f"{len(runs)} sources: {counts}; "
              f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"]
-    for run in failed + [r for r in runs if r.succeeded and r.messages]:
-        label = run.source if not run.succeeded else f"{run.source} (partial)"
+    for run in failed + cut + [r for r in runs if r.succeeded and r.messages]:
+        label = run.source if run.status == "failed" else f"{run.source} ({run.status})"
         first, *more = run.messages or ["failed"]
         lines += [f"{label}: {first}", *(f"  then: {message}" for message in more)]
     return "\n".join(lines)

@@ -53,9 +53,24 @@ def describe_failure(exc: BaseException, timeout: float | None = None, max_bytes
         return str(exc)
     if isinstance(exc, IgnoreRequest):
         return _ignored(str(exc))
+    if _aborted_by_us(exc):
+        return "download cut: the crawl was stopping"
     if isinstance(exc, ResponseDataLossError | DownloadFailedError | tx_error.ConnectError):
         return f"connection failed: {_first_line(exc)} (hint: the server closed the connection)"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _aborted_by_us(exc: BaseException | None) -> bool:
+    """True when the connection was aborted on our side (a stopping daemon cuts its downloads);
+    Twisted reports it inside the wrapped exception's list of reasons."""
+    while exc is not None:
+        if isinstance(exc, tx_error.ConnectionAborted):
+            return True
+        reasons = getattr(exc, "reasons", None) or []
+        if any(isinstance(getattr(r, "value", None), tx_error.ConnectionAborted) for r in reasons):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def _cancelled(message: str, max_bytes: int | None) -> str:

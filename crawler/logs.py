@@ -9,14 +9,21 @@ from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET = ("py.warnings", "apscheduler", "trafilatura", "htmldate", "charset_normalizer", "scrapy", "twisted")
+# The spider's logger (named after the spider; the project's own are "veille.<module>"): its line per
+# failed route or fallback is detail the daemon's one line per crawl already reports, and the
+# crawl_runs row keeps every message. --verbose shows them.
+SPIDER = "veille"
 # Scrapy logs each failed download with a traceback; the spider already reports it in one line.
 REPORTED = ("Error downloading", "Gave up retrying")
 
 
 class ReportedElsewhere(logging.Filter):
-    """Drops Scrapy's download errors (our spider logs each in one line); keeps its other errors."""
+    """Drops Scrapy's download errors and the spider's INFO lines about routes (each crawl's outcome
+    is logged in one line); keeps their other warnings and errors."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == SPIDER and record.levelno < logging.WARNING:
+            return False
         return not (record.name.startswith("scrapy.") and str(record.msg).startswith(REPORTED))
 
 

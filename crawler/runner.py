@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from weakref import WeakSet
 
 from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
@@ -68,6 +68,30 @@ def prepare_reactor(runner: AsyncCrawlerRunner) -> None:
 
 
 _PREPARED: WeakSet[AsyncCrawlerRunner] = WeakSet()
+
+
+def cut_downloads(runners: Iterable[AsyncCrawlerRunner]) -> int:
+    """Abort every outgoing connection of the reactor, that is every download in flight (and stop
+    the connection attempts), after telling the runners' spiders that their sources are being cut
+    and their requests not to retry; returns how many.
+    Stopping a crawler lets its downloads finish, which for a server that never answers means the
+    whole timeout, then each retry after the download delay."""
+    from twisted.internet import reactor, tcp
+
+    for runner in runners:
+        for crawler in runner.crawlers:
+            if isinstance(crawler.spider, SourcesSpider):
+                crawler.spider.interrupt("shutdown")
+            if crawler.engine is not None:
+                for request in crawler.engine.downloader.active:
+                    request.meta["dont_retry"] = True
+    clients = {s for s in (*reactor.getReaders(), *reactor.getWriters()) if isinstance(s, tcp.Client)}
+    for client in clients:
+        if client.connected:
+            client.abortConnection()
+        else:
+            client.stopConnecting()
+    return len(clients)
 
 
 async def crawl_sources(runner: AsyncCrawlerRunner, config: Config, archive: Archive,

@@ -28,6 +28,7 @@ class SourceRun:
     pages_ok: int = 0
     pages_failed: int = 0
     messages: list[str] = field(default_factory=list)
+    interrupted: bool = False  # cut by a shutdown or Ctrl-C: says nothing of the source's health
 
     def fail(self, message: str) -> None:
         """Record one error of this source."""
@@ -37,8 +38,11 @@ class SourceRun:
 
     @property
     def status(self) -> str:
-        """'ok' when all worked, 'partial' when some did, 'failed' when no route worked or no page
-        did out of at least MIN_FAILED_PAGES (one dead link in a feed is that article's problem)."""
+        """'interrupted' when cut short; else 'ok' when all worked, 'partial' when some did, 'failed'
+        when no route worked or no page did out of at least MIN_FAILED_PAGES (one dead link in a feed
+        is that article's problem)."""
+        if self.interrupted:
+            return "interrupted"
         if self.routes_ok == 0 or (self.pages_failed >= MIN_FAILED_PAGES and not self.pages_ok):
             return "failed"
         if self.routes_failed or self.errors or self.pages_failed:
@@ -47,5 +51,5 @@ class SourceRun:
 
     @property
     def succeeded(self) -> bool:
-        """True unless no route of the source worked."""
-        return self.status != "failed"
+        """True when the crawl went through and articles could come in: 'ok' or 'partial'."""
+        return self.status in ("ok", "partial")

@@ -293,7 +293,10 @@ class Archive:
                 "finished_at": run.finished_at, "status": run.status, "found": run.found,
                 "new": run.new, "duplicate": run.duplicate, "updated": run.updated,
                 "not_modified": run.not_modified, "errors": run.errors, "error": error})
-            if run.succeeded:
+            if run.interrupted:  # neither a success nor a failure of the source: only an attempt
+                self.db.execute("UPDATE sources SET last_attempt = ? WHERE name = ?",
+                                [run.finished_at, run.source])
+            elif run.succeeded:
                 self.db.execute(
                     "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0"
                     " WHERE name = ?", [run.finished_at, run.finished_at, run.source])

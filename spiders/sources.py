@@ -54,6 +54,7 @@ class SourcesSpider(scrapy.Spider):
         self.dead_hosts: dict[str, str] = {}
         self.tracker = Tracker(self._source_done)
         self.on_source_done = on_source_done
+        self.cut_by: str | None = None  # set by interrupt(): what fails from now on is the cut's doing
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourcesSpider:
@@ -277,10 +278,19 @@ class SourcesSpider(scrapy.Spider):
             self._page_failed(self.states[item.source],
                               f"article {item.url}: not stored: {describe_failure(failure.value)}")
 
+    def interrupt(self, reason: str) -> None:
+        """The crawl is being cut (its downloads aborted): sources that end from now on are
+        recorded as interrupted, not failed."""
+        self.cut_by = reason
+
     def _source_done(self, name: str, interrupted: bool = False) -> None:
         state = self.states[name]
         run = state.run
         if run.finished_at is None:
+            if self.cut_by and not interrupted:
+                run.fail(f"crawl interrupted ({self.cut_by})")
+                run.messages.insert(0, run.messages.pop())  # the cause of the errors above it
+                run.interrupted = interrupted = True
             run.finished_at = utc_now_iso()
             # Any failure (an article, a child sitemap, a next page): the next crawl reads the routes again.
             if not interrupted and not run.pages_failed and not run.errors:
@@ -295,6 +305,7 @@ class SourcesSpider(scrapy.Spider):
             if state.run.finished_at is None:
                 if reason != "finished":
                     state.run.fail(f"crawl interrupted ({reason})")
+                    state.run.interrupted = True
                 self._source_done(state.source.name, interrupted=reason != "finished")
         if self.owns_archive:
             self.archive.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -152,3 +153,24 @@ class ImplicitTlsSmtpServer(TlsSmtpServer):
         # neither offered nor required, and AUTH is offered although aiosmtpd saw no STARTTLS.
         return {"ssl_context": self.context, "require_starttls": False, "tls_context": None,
                 "auth_require_tls": False}
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers: a site that hangs until the client's timeout."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.port = self.socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # the listening socket was closed
+            while True:
+                self.accepted.append(self.socket.accept()[0])
+
+    def stop(self) -> None:
+        for conn in [*self.accepted, self.socket]:
+            conn.close()
