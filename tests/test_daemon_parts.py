@@ -19,7 +19,7 @@ from crawler.daemonstate import JobRow, publish_jobs, publish_state, read_status
 from crawler.exceptions import StorageError
 from crawler.health import Thresholds
 from crawler.healthcheck import check_source
-from crawler.logs import JsonFormatter
+from crawler.logs import JsonFormatter, ReportedElsewhere
 from crawler.schedules import parse_schedule
 from crawler.statusview import render_status, status_json
 from crawler.storage import Archive
@@ -104,6 +104,17 @@ def test_json_log_lines_carry_the_source() -> None:
     record.source = "site"
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "crawl site failed" and entry["source"] == "site" and entry["level"] == "WARNING"
+
+
+def test_a_failed_crawl_is_one_log_line_unless_verbose() -> None:
+    def record(name: str, level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, msg, (), None)
+
+    keep = ReportedElsewhere().filter
+    assert not keep(record("veille", logging.INFO, "site: feed https://site.ma/feed: HTTP 404"))  # the spider
+    assert not keep(record("scrapy.core.scraper", logging.ERROR, "Error downloading <GET https://site.ma/>"))
+    assert keep(record("veille", logging.ERROR, "site: extraction failed for https://site.ma/a"))
+    assert keep(record("veille.daemon", logging.WARNING, "crawl site: failed, 0 found"))
 
 
 def test_a_full_disk_in_a_chore_is_one_log_line_and_the_daemon_goes_on(
