@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def load_config(directory: Path) -> Config:
         raise ConfigError([f"{directory}: config directory not found "
                            "(hint: pass --config DIR or set VEILLE_CONFIG)"])
     messages: list[str] = []
-    settings, messages = read_settings(directory)
+    settings, messages = read_settings(directory, os.environ)
     try:
         sources = load_sources(directory / "sources.yaml", settings)
     except ConfigError as exc:
@@ -124,15 +125,16 @@ def load_config(directory: Path) -> Config:
     return Config(directory, settings, sources, topics, watchers)
 
 
-def read_settings(directory: Path) -> tuple[Settings, list[str]]:
-    """settings.yaml alone: the valid settings (defaults where broken) and its problems."""
+def read_settings(directory: Path, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """settings.yaml alone: the valid settings (defaults where broken) and its problems; with
+    `environ`, an unset ${VARIABLE} is one of them."""
     path = directory / "settings.yaml"
     try:
         raw, lines = load_yaml(path) if path.exists() else (None, {})
     except ConfigError as exc:
         return Settings({s.name: s.default for s in SETTINGS}), exc.problems
     problems = Problems(path, lines)
-    settings = validate_settings(raw, problems)
+    settings = validate_settings(raw, problems, environ)
     return settings, problems.messages
 
 

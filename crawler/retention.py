@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from crawler.dates import format_utc
 from crawler.search import indexed_texts, reindex
+from crawler.settings_spec import MIN_BODY_DAYS
 
-MIN_BODY_DAYS = 31  # source health compares a month of bodies; pruning never reaches into it
 BATCH = 500
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,11 @@ class Setting:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
+
+MIN_BODY_DAYS = 31  # source health compares a month of bodies; pruning never reaches into it
+SECRET_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("database", str, "veille.db",
@@ -45,7 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extract_workers", int, 1,
             "processes that extract articles beside the crawler (0: extract in the crawler itself)", 0),
     Setting("story_similarity", (int, float), 0.6,
-            "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1),
+            "share of word 3-shingles (MinHash estimate) two bodies need to be one story", 0.1, 1),
     Setting("story_window_days", int, 7, "how far back a reprint is linked to its story", 1),
     Setting("default_schedule", str, "15m", "crawl interval of sources without their own schedule"),
     Setting("min_interval", str, "30s",
@@ -61,9 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("health_silence_min", str, "12h",
             "a source is called silent only after this long without a new article, whatever its rhythm"),
     Setting("health_yield_drop", (int, float), 0.5,
-            "alert when the share of complete articles (body and date) falls by this much", 0.05),
+            "alert when the share of complete articles (body and date) falls by this much", 0.05, 1),
     Setting("prune_bodies_after_days", int, 0,
-            "drop article bodies (and old versions) after this many days; 0 keeps them forever", 0),
+            f"drop article bodies (and old versions) after this many days, {MIN_BODY_DAYS} or more; "
+            "0 keeps them forever", 0),
     Setting("keep_runs_days", int, 90, "crawl runs and delivery attempts are deleted after this many days",
             1),
     Setting("retention_cron", str, "30 3 * * *", "when the retention job runs (cron, UTC)"),
@@ -71,7 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
             "host:port of the /healthz and /metrics endpoint, e.g. 127.0.0.1:9464; empty: off"),
     Setting("log_format", str, "text", "daemon log lines: text or json"),
     Setting("smtp_host", str, "", "SMTP server for email alerts; empty: email alerts wait, failing"),
-    Setting("smtp_port", int, 587, "SMTP port (587 STARTTLS, 465 implicit TLS, 25 plain)", 1),
+    Setting("smtp_port", int, 587, "SMTP port (587 STARTTLS, 465 implicit TLS, 25 plain)", 1, 65535),
     Setting("smtp_tls", str, "starttls", "starttls, ssl (implicit TLS) or none"),
     Setting("smtp_user", str, "", "SMTP login; empty: no authentication"),
     Setting("smtp_password", str, "", "SMTP password, written as ${VARIABLE} (read from the environment)"),
@@ -121,8 +127,9 @@ class Settings:
         return out
 
 
-def validate_settings(raw: Any, problems: Problems) -> Settings:
-    """Check raw settings.yaml data against SETTINGS; problems are recorded, defaults fill gaps."""
+def validate_settings(raw: Any, problems: Problems, environ: Mapping[str, str] | None = None) -> Settings:
+    """Check raw settings.yaml data against SETTINGS; problems are recorded, defaults fill gaps.
+    With `environ`, a ${VARIABLE} it does not set is a problem too."""
     values = {s.name: s.default for s in SETTINGS}
     if raw is None:
         return Settings(values)
@@ -140,9 +147,21 @@ def validate_settings(raw: Any, problems: Problems) -> Settings:
         if spec.minimum is not None and value < spec.minimum:
             problems.add((spec.name,), f"{value!r} is below the minimum {spec.minimum:g}", spec.help)
             continue
-        if spec.name == "smtp_password" and value and not re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*\}", value):
+        if spec.maximum is not None and value > spec.maximum:
+            problems.add((spec.name,), f"{value!r} is above the maximum {spec.maximum:g}", spec.help)
+            continue
+        if spec.name == "smtp_password" and value and not SECRET_REF.fullmatch(value):
             problems.add((spec.name,), "a password must come from the environment, not the file",
                          "write smtp_password: ${SMTP_PASSWORD} and export SMTP_PASSWORD")
+            continue
+        variable = SECRET_REF.fullmatch(value)[1] if spec.name == "smtp_password" and value else None
+        if variable and environ is not None and variable not in environ:
+            problems.add((spec.name,), f"environment variable {variable} is not set",
+                         f"export {variable} before starting veille (systemd: EnvironmentFile=)")
+            continue
+        if spec.name == "prune_bodies_after_days" and 0 < value < MIN_BODY_DAYS:
+            problems.add((spec.name,), f"{value} days is too short: bodies are kept at least {MIN_BODY_DAYS}",
+                         f"0 keeps them forever; otherwise {MIN_BODY_DAYS} or more")
             continue
         reason = _check_value(spec.name, value)
         if reason:
@@ -152,7 +171,21 @@ def validate_settings(raw: Any, problems: Problems) -> Settings:
             problems.add((spec.name,), f"unknown value {value!r}", f"one of {', '.join(CHOICES[spec.name])}")
             continue
         values[spec.name] = value
+    _check_default_schedule(values, raw, problems)
     return Settings(values)
+
+
+def _check_default_schedule(values: dict[str, Any], raw: dict[str, Any], problems: Problems) -> None:
+    # A source's own schedule under min_interval is refused; the default one must be too.
+    if "default_schedule" not in raw or "default_schedule" not in values:
+        return
+    try:
+        every, floor = parse_duration(values["default_schedule"]), parse_duration(values["min_interval"])
+    except ValueError:
+        return  # already reported
+    if every < floor:
+        problems.add(("default_schedule",), f"{values['default_schedule']} is shorter than min_interval "
+                     f"({values['min_interval']})", "raise default_schedule, or lower min_interval")
 
 
 def _check_value(name: str, value: Any) -> tuple[str, str] | None:
