@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from crawler.config import Config, load_config
-from crawler.dates import format_utc, parse_date, utc_now
+from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError, VeilleError
 from crawler.schedules import parse_duration
 from crawler.storage import Archive
@@ -43,14 +43,18 @@ def open_archive(config: Config, existing: bool = False) -> Archive:
 
 
 def parse_since(value: str | None) -> str | None:
-    """An ISO UTC lower bound from '7d', '12h' or a date; a clean error otherwise."""
+    """An ISO UTC lower bound from a duration ('7d', '12h') or an ISO 8601 date or time (UTC unless
+    it says otherwise); a clean error otherwise. Strict on purpose: a typo read as some other date
+    would quietly return the wrong articles."""
     if not value:
         return None
     try:
         return format_utc(utc_now() - timedelta(seconds=parse_duration(value)))
     except ValueError:
-        found = parse_date(value, tz="UTC")
-        if found is None:
-            raise CommandError(f"--since {value!r}: not a date or a duration "
-                               "(hint: 7d, 12h or 2026-11-01)") from None
-        return format_utc(found)
+        pass
+    try:
+        found = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(f"--since {value!r}: not a date or a duration "
+                           "(hint: 7d, 12h, 2026-11-01 or 2026-11-01T08:00)") from None
+    return format_utc(found if found.tzinfo else found.replace(tzinfo=UTC))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crawler.cli import main
@@ -70,6 +71,23 @@ def test_search_rejects_a_bad_since(tmp_path: Path) -> None:
     env = {"VEILLE_DB": str(tmp_path / "empty.db")}
     result = run("--config", str(ROOT / "config"), "search", "x", "--since", "yesterday-ish", env=env)
     assert result.exit_code == 1 and "not a date or a duration" in result.output
+
+
+@pytest.mark.parametrize("typo", ["yesterday", "7x", "2026-02-30", "2026-13-01", "01/11/2026"])
+def test_since_refuses_what_it_would_have_to_guess(typo: str) -> None:
+    # Each of these used to be read as some date (2026-13-01 as 13 January) and quietly filter wrong.
+    from crawler.clitools import CommandError, parse_since
+
+    with pytest.raises(CommandError, match="not a date or a duration"):
+        parse_since(typo)
+
+
+def test_since_takes_a_duration_or_an_iso_date_in_utc() -> None:
+    from crawler.clitools import parse_since
+
+    assert parse_since("2026-11-01") == "2026-11-01T00:00:00Z"
+    assert parse_since("2026-11-01T08:00+01:00") == "2026-11-01T07:00:00Z"
+    assert parse_since("7d") < parse_since("12h")
 
 
 def test_an_unwritable_database_is_a_clean_error(tmp_path: Path) -> None:
