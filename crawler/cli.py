@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -147,9 +148,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     # Only the database is needed, read-only: status must work while a broken edit waits to be fixed.
     settings, _ = read_settings(ctx.obj["config_dir"])
     path = settings.database_path(dict(os.environ))
-    if not path.exists():
-        raise CommandError(f"{path}: no archive here (hint: start the daemon with `veille run`, "
-                           "or set VEILLE_DB to the daemon's database)")
+    if not path.exists():  # the daemon creates it at start: not running, and never ran here
+        message = (f"not running: {path}: no archive here (hint: start the daemon with `veille run`, "
+                   "or set VEILLE_DB to the daemon's database)")
+        click.echo(json.dumps({"running": False, "database": str(path), "problem": message})
+                   if as_json else message)
+        sys.exit(3)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         found = read_status(conn)

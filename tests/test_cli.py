@@ -73,6 +73,17 @@ def test_search_rejects_a_bad_since(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a date or a duration" in result.output
 
 
+def test_status_without_an_archive_says_not_running_with_exit_code_3(tmp_path: Path) -> None:
+    import json
+
+    env = {"VEILLE_DB": str(tmp_path / "none.db")}
+    text = run("--config", str(ROOT / "config"), "status", env=env)
+    assert text.exit_code == 3 and text.output.startswith(f"not running: {tmp_path}/none.db: no archive here")
+    as_json = run("--config", str(ROOT / "config"), "status", "--json", env=env)
+    assert as_json.exit_code == 3 and json.loads(as_json.output)["running"] is False
+    assert not (tmp_path / "none.db").exists()
+
+
 @pytest.mark.parametrize("typo", ["yesterday", "7x", "2026-02-30", "2026-13-01", "01/11/2026"])
 def test_since_refuses_what_it_would_have_to_guess(typo: str) -> None:
     # Each of these used to be read as some date (2026-13-01 as 13 January) and quietly filter wrong.
