@@ -411,6 +411,8 @@ class Daemon:
         self._done("config-watch", "reloaded")
         self._follow(self.chore(self._publish_state_chore, {
             "config_loaded_at": format_utc(utc_now()), "config_error": None}, lane="status"))
+        if before.keys() - after.keys():  # their open problems close now, not at the next health check
+            self._follow(self.chore(self._forget_chore, set(after)))
 
     def _warn_restart_only(self, old: Config, new: Config) -> None:
         if new.database_path() != self.db_path:
