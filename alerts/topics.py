@@ -223,6 +223,11 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
         reason = never_matches(topic, source_languages or {})
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
+            continue
+        excluded = {t.norm for t in topic.none}
+        for term in (t for t in topic.any if t.norm in excluded):
+            warnings.append(f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
+                            "so it can only exclude (hint: keep it in one list)")
     return warnings
 
 
@@ -236,10 +241,12 @@ def _short_term_warning(path: object, topic: str, term: Term) -> str:
 
 def never_matches(topic: Topic, source_languages: dict[str, tuple[str, ...]]) -> str | None:
     """Why a topic can never match, or None."""
-    required = {t.norm for t in topic.all}
-    clash = sorted(required & {t.norm for t in topic.none})
+    required, excluded = {t.norm for t in topic.all}, {t.norm for t in topic.none}
+    clash = sorted(required & excluded)
     if clash:
         return f"'{clash[0]}' is both required (all) and excluded (none)"
+    if topic.any and all(t.norm in excluded for t in topic.any):
+        return f"each of its 'any' terms is also excluded (none), '{topic.any[0].norm}' first"
     if topic.query is not None and not satisfiable(topic.query):
         return "its query is a contradiction"
     if topic.sources and topic.languages and source_languages:

@@ -51,6 +51,8 @@ def test_lint_gives_arabic_and_numeric_short_terms_a_hint_that_applies_to_them(t
 
 @pytest.mark.parametrize(("text", "reason"), [
     ("topics:\n  - name: x\n    all: [Maroc]\n    none: [maroc]\n", "'maroc' is both required (all) and excluded (none)"),
+    ("topics:\n  - name: x\n    any: [Jazari, drone]\n    none: [jazari, Drone]\n",
+     "each of its 'any' terms is also excluded (none), 'jazari' first"),
     ("topics:\n  - name: x\n    query: 'Jazari AND NOT Jazari'\n", "its query is a contradiction"),
     ("topics:\n  - name: x\n    any: [Jazari]\n    sources: [a]\n    languages: [fr]\n",
      "none of its sources publishes in its languages"),
@@ -58,6 +60,12 @@ def test_lint_gives_arabic_and_numeric_short_terms_a_hint_that_applies_to_them(t
 def test_lint_finds_topics_that_can_never_match(tmp_path: Path, text: str, reason: str) -> None:
     warnings = lint(tmp_path, text)
     assert any(w.endswith(f"can never match: {reason}") for w in warnings), warnings
+
+
+def test_lint_names_a_term_that_is_both_wanted_and_excluded(tmp_path: Path) -> None:
+    warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [Jazari, robotique]\n    none: [jazari]\n")
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "topic 'x': 'Jazari' is in both any and none, so it can only exclude (hint: keep it in one list)"]
 
 
 def test_shipped_keywords_have_no_lint_warning() -> None:
