@@ -162,7 +162,9 @@ def alerts_test(ctx: click.Context, watcher_name: str) -> None:
     config = load(ctx)
     watcher = next((w for w in config.watchers if w.name == watcher_name), None)
     if watcher is None:
-        raise CommandError(f"unknown watcher {watcher_name!r} (hint: see config/watchers.yaml)")
+        known = ", ".join(w.name for w in config.watchers) or "none yet"
+        raise CommandError(f"unknown watcher {watcher_name!r} (hint: {config.directory / 'watchers.yaml'} "
+                           f"has: {known})")
     policy = policy_from(config.settings, dict(os.environ))
     failed = False
     for channel in channels_of(watcher):

@@ -109,7 +109,7 @@ def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None)
     lists = {k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))
              for k in ("any", "all", "none")}
     query, query_terms_ = _query(raw.get("query"), key + ("query",), problems, owner, exact)
-    if not (lists["any"] or lists["all"] or "query" in raw):
+    if not (lists["any"] or lists["all"] or "query" in raw) and set(raw) <= set(TOPIC_KEYS):
         problems.add(key, "no rule", "give at least one of any, all or query", owner)
     topic_fields = _choice(raw.get("fields", list(FIELDS)), FIELDS, key + ("fields",), problems, owner)
     languages = _choice(raw.get("languages", []), LANGUAGES, key + ("languages",), problems, owner)

@@ -128,7 +128,7 @@ def _channels(raw: dict, key: KeyPath, problems: Problems, owner: str, environ: 
     webhook = _webhook(raw.get("webhook"), key + ("webhook",), problems, owner, environ)
     apprise = tuple(_secret(url, key + ("apprise", i), problems, owner, environ, required=False)
                     for i, url in enumerate(raw.get("apprise", []) or []))
-    if not (email or webhook or apprise):
+    if not (email or webhook or apprise) and set(raw) <= set(WATCHER_KEYS):  # not when a key is misspelt
         problems.add(key, "no channel", "give email, webhook or apprise", owner)
     return tuple(email), webhook, apprise
 

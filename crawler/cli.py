@@ -51,10 +51,10 @@ def check(ctx: click.Context) -> None:
     for source in config.sources:
         for lang in source.languages:
             langs[lang] = langs.get(lang, 0) + 1
-    spread = ", ".join(f"{n} {lang}" for lang, n in sorted(langs.items()))
+    spread = "".join(f"; {n} {lang}" for lang, n in sorted(langs.items()))
     enabled = sum(s.enabled for s in config.sources)
     topics = len(config.topics.enabled())
-    click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled; {spread}); "
+    click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled{spread}); "
                f"{topics} topics; {len(config.watchers)} watchers; database {config.database_path()}")
     from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics

@@ -164,7 +164,7 @@ def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedu
     languages = _languages(raw.get("languages"), key + ("languages",), problems, owner)
     routes = _routes(raw, key, problems, owner)
     fallbacks = _fallbacks(raw.get("fallbacks", []), key + ("fallbacks",), problems, owner)
-    if not routes:
+    if not routes and set(raw) <= set(SOURCE_KEYS):  # a misspelt key is the error, not the missing route
         problems.add(key, "no route", "give at least one of feeds, sitemaps or listings", owner)
     schedule = _schedule(raw.get("schedule"), key + ("schedule",), problems, owner, floor, adaptive)
     timezone = _timezone(raw.get("timezone", "Africa/Casablanca"), key + ("timezone",), problems, owner)

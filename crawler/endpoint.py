@@ -20,7 +20,8 @@ def health_report(daemon: Any) -> tuple[int, dict]:
                             "config_error": daemon.config_error}
     try:
         conn = daemon.archive.db.conn
-        body["sources_failing"] = conn.execute("SELECT COUNT(*) FROM source_problems").fetchone()[0]
+        names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM source_problems ORDER BY source")]
+        body["sources_failing"], body["problem_sources"] = len(names), names  # sources, not problems
         body["deliveries_waiting"] = conn.execute(
             "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')").fetchone()[0]
         body["deliveries_dead"] = conn.execute(

@@ -69,9 +69,10 @@ class Collector:
         for kind, count in self.conn.execute("SELECT kind, COUNT(*) FROM source_problems GROUP BY kind"):
             problems.add_metric([kind], count)
         outbox = GaugeMetricFamily("veille_outbox", "Deliveries in the outbox, by status", labels=["status"])
-        rows = self.conn.execute("SELECT status, COUNT(*) FROM deliveries "
-                                 "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status")
-        for status, count in rows:
+        counts = dict.fromkeys(("pending", "failed", "dead"), 0)  # zeros too: an alert rule needs a sample
+        counts.update(self.conn.execute("SELECT status, COUNT(*) FROM deliveries "
+                                        "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"))
+        for status, count in counts.items():
             outbox.add_metric([status], count)
         total = self.conn.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
         yield from (failures, problems, outbox)

@@ -108,7 +108,8 @@ class Problems:
             line = self.lines.line_in_value(key, *at) or line
         where = f"{self.path}:{line}" if line else str(self.path)
         who = f"{owner}, " if owner else ""
-        text = f"{where}: {who}key '{format_path(key)}': {message}"
+        what = f"key '{format_path(key)}': " if key else ""  # the whole file
+        text = f"{where}: {who}{what}{message}"
         self.messages.append(f"{text} (hint: {hint})" if hint else text)
 
     def _line(self, key: KeyPath) -> int | None:

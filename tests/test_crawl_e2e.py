@@ -256,6 +256,8 @@ def test_alerts_commands(setup: tuple[Path, Path], crawls: dict[str, Crawl], smt
     tested = run_veille(*setup, "alerts", "test", "cellule-ia")
     assert tested.returncode == 0 and tested.stdout.strip() == "email: sent"
     assert len(smtp.mailbox.messages) == before + 1
+    unknown = run_veille(*setup, "alerts", "test", "cellule")  # names the config actually in use
+    assert unknown.returncode == 1 and f"(hint: {setup[0]}/watchers.yaml has: cellule-ia" in unknown.stderr
     retried = run_veille(*setup, "alerts", "retry", "--dead")
     assert retried.returncode == 0 and retried.stdout.strip() == "0 deliveries due again"
 

@@ -180,8 +180,10 @@ def test_status_health_and_metrics_describe_the_running_daemon(world: dict) -> N
     base = f"http://127.0.0.1:{world['port']}"
     health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
     assert health["status"] == "ok" and health["sources_failing"] == 1
+    assert health["problem_sources"] == ["fault-404"]
     metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
     assert 'veille_crawls_total{source="wp-ar",status="ok"}' in metrics
+    assert 'veille_outbox{status="dead"} 0.0' in metrics  # a sample even when nothing is dead
     assert "process_resident_memory_bytes" in metrics
     lines = [json.loads(line) for line in world["daemon"].log().splitlines() if line.startswith("{")]
     assert any(entry["message"].startswith("crawl wp-ar: ok") for entry in lines)  # JSON log lines
