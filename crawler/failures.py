@@ -87,6 +87,8 @@ def _cancelled(message: str, max_bytes: int | None) -> str:
 
 
 def _ignored(message: str) -> str:
+    if message.startswith("skipped, its host failed earlier"):  # DeadHostMiddleware: already explained
+        return message
     if "robots.txt" in message:
         return "forbidden by robots.txt (hint: the site does not allow crawling this URL)"
     if "redirect" in message:

@@ -1,4 +1,5 @@
-"""Downloader middlewares: notice Retry-After on 429 and 503 answers; share robots.txt across crawls."""
+"""Downloader middlewares: Retry-After on 429 and 503 answers, hosts already unreachable in this crawl, and
+robots.txt shared across crawls."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from typing import Any, ClassVar
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.urls import domain
+
+SKIPPED = "skipped, its host failed earlier in this crawl"
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -49,6 +55,24 @@ class RetryAfterMiddleware:
             request.meta["retry_after"] = wait
             request.meta["dont_retry"] = True
         return response
+
+
+class DeadHostMiddleware:
+    """Fail at once a request to a host that failed DNS or refused the connection earlier in this
+    crawl (the spider's dead_hosts). Queued behind the per-domain delay, each would wait its turn only
+    to fail the same way: without a network, 40 sources' fallbacks on one news host took 90 s."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DeadHostMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        dead = getattr(self.crawler.spider, "dead_hosts", {}).get(domain(request.url))
+        if dead:
+            raise IgnoreRequest(f"{SKIPPED}: {dead}")
 
 
 class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):

@@ -43,6 +43,7 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "fr,ar;q=0.9,en;q=0.8",
 }
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.DeadHostMiddleware": 50,  # before robots.txt, which would be tried too
     "crawler.middlewares.RetryAfterMiddleware": 560,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
