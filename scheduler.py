@@ -491,6 +491,8 @@ class Daemon:
         from crawler.health import Thresholds
         from crawler.healthcheck import check_source
 
+        if _enabled_source(self.config, name) is None:
+            return  # disabled or removed since this check was queued: its problems were just closed
         settings = config.settings
         thresholds = Thresholds(settings.health_failures,
                                 timedelta(seconds=parse_duration(settings.health_silence_min)),

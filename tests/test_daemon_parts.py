@@ -79,6 +79,25 @@ def test_a_failing_source_is_reported_once_and_its_recovery_once(tmp_path: Path)
     assert sorted(subjects) == ["source site has recovered", "source site is down"]
 
 
+def test_a_health_check_queued_before_a_source_was_disabled_does_not_reopen_its_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    monkeypatch.setenv("VEILLE_DB", str(tmp_path / "v.db"))
+    config = load_config(tmp_path)
+    daemon = Daemon(config, take_lock(config.database_path()))
+    conn = daemon.archive.db.conn
+    conn.execute("INSERT INTO sources (name, consecutive_failures, last_error) VALUES ('site', 3, 'HTTP 500')")
+    (tmp_path / "sources.yaml").write_text(SOURCES + "    enabled: false\n")
+    daemon.config = load_config(tmp_path)  # what the reload did; the chore still holds the old config
+    daemon._health_chore(conn, "site", config)
+    assert conn.execute("SELECT COUNT(*) FROM source_problems").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM notices").fetchone()[0] == 0
+    daemon.config = config
+    daemon._health_chore(conn, "site", config)
+    assert conn.execute("SELECT COUNT(*) FROM source_problems").fetchone()[0] == 1
+    daemon.archive.close()
+
+
 def test_status_tells_a_running_daemon_from_a_killed_one(tmp_path: Path) -> None:
     conn = Archive.open(tmp_path / "a.db").db.conn
     now = datetime.now(UTC).replace(microsecond=0)
