@@ -129,7 +129,7 @@ class Daemon:
         logger.info("veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
                     __version__, len(enabled), len(self.config.topics.enabled()), len(self.config.watchers),
                     self.db_path, os.getpid())
-        for warning in self.config.settings.politeness_warnings(self.config.directory / "settings.yaml"):
+        for warning in self.config.settings.warnings(self.config.directory / "settings.yaml"):
             logger.warning("%s", warning)
 
     async def stop(self) -> None:
@@ -390,6 +390,9 @@ class Daemon:
     def _apply(self, config: Config) -> None:
         old = self.config
         self._warn_restart_only(old, config)
+        if config.settings != old.settings:
+            for warning in config.settings.warnings(config.directory / "settings.yaml"):
+                logger.warning("%s", warning)
         self.config, self.config_error = config, None
         self.runner = self._new_runner(config)
         self.runners = [r for r in self.runners if r.crawlers] + [self.runner]

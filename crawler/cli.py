@@ -59,7 +59,7 @@ def check(ctx: click.Context) -> None:
     from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics
 
-    warnings = config.settings.politeness_warnings(config.directory / "settings.yaml")
+    warnings = config.settings.warnings(config.directory / "settings.yaml")
     warnings += lint_topics(config.topics, {s.name: s.languages for s in config.sources})
     if config.database_path().exists():
         archive = open_archive(config)

@@ -114,8 +114,24 @@ class Settings:
         """The User-Agent sent to every site."""
         return self.values["user_agent"] or f"Veille/{version} (+{self.values['contact_url']})"
 
-    def politeness_warnings(self, path: Path) -> list[str]:
-        """Warnings for settings that hammer the sites (allowed: a benchmark or a local test needs them)."""
+    def warnings(self, path: Path) -> list[str]:
+        """Warnings for settings that are allowed but probably not meant: impolite ones (a benchmark or a
+        local test needs them), and values Veille raises to a floor (refusing them would stop a
+        daemon that ran with them before)."""
+        out = self._politeness_warnings(path)
+        body_days = self.values["prune_bodies_after_days"]
+        if 0 < body_days < MIN_BODY_DAYS:
+            out.append(f"{path}: prune_bodies_after_days is {body_days}: bodies are kept at least "
+                       f"{MIN_BODY_DAYS} days, which source health compares, so {MIN_BODY_DAYS} is used "
+                       f"(hint: 0 keeps them forever; otherwise {MIN_BODY_DAYS} or more)")
+        every, floor = self.values["default_schedule"], self.values["min_interval"]
+        if parse_duration(every) < parse_duration(floor):
+            out.append(f"{path}: default_schedule {every} is shorter than min_interval {floor}: sources "
+                       f"without a schedule are crawled every {floor} (hint: raise default_schedule or "
+                       "lower min_interval)")
+        return out
+
+    def _politeness_warnings(self, path: Path) -> list[str]:
         out = []
         if self.values["concurrent_per_domain"] > 2:
             out.append(f"{path}: concurrent_per_domain is {self.values['concurrent_per_domain']}: more "
@@ -159,10 +175,6 @@ def validate_settings(raw: Any, problems: Problems, environ: Mapping[str, str] |
             problems.add((spec.name,), f"environment variable {variable} is not set",
                          f"export {variable} before starting veille (systemd: EnvironmentFile=)")
             continue
-        if spec.name == "prune_bodies_after_days" and 0 < value < MIN_BODY_DAYS:
-            problems.add((spec.name,), f"{value} days is too short: bodies are kept at least {MIN_BODY_DAYS}",
-                         f"0 keeps them forever; otherwise {MIN_BODY_DAYS} or more")
-            continue
         reason = _check_value(spec.name, value)
         if reason:
             problems.add((spec.name,), reason[0], reason[1])
@@ -171,21 +183,7 @@ def validate_settings(raw: Any, problems: Problems, environ: Mapping[str, str] |
             problems.add((spec.name,), f"unknown value {value!r}", f"one of {', '.join(CHOICES[spec.name])}")
             continue
         values[spec.name] = value
-    _check_default_schedule(values, raw, problems)
     return Settings(values)
-
-
-def _check_default_schedule(values: dict[str, Any], raw: dict[str, Any], problems: Problems) -> None:
-    # A source's own schedule under min_interval is refused; the default one must be too.
-    if "default_schedule" not in raw or "default_schedule" not in values:
-        return
-    try:
-        every, floor = parse_duration(values["default_schedule"]), parse_duration(values["min_interval"])
-    except ValueError:
-        return  # already reported
-    if every < floor:
-        problems.add(("default_schedule",), f"{values['default_schedule']} is shorter than min_interval "
-                     f"({values['min_interval']})", "raise default_schedule, or lower min_interval")
 
 
 def _check_value(name: str, value: Any) -> tuple[str, str] | None:

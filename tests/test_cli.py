@@ -185,6 +185,18 @@ def test_check_warns_about_impolite_settings_and_scrapy_gets_the_settings(tmp_pa
     assert "warning" not in result.output
 
 
+def test_check_warns_about_values_raised_to_their_floor(tmp_path: Path) -> None:
+    # Refusing them would stop a daemon that ran with them before an upgrade: they are warned about.
+    (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
+    (tmp_path / "settings.yaml").write_text("prune_bodies_after_days: 5\nmin_interval: 20m\n")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path), "check"])
+    assert result.exit_code == 0
+    assert (f"warning: {tmp_path}/settings.yaml: prune_bodies_after_days is 5: bodies are kept at least 31 days, "
+            "which source health compares, so 31 is used") in result.output
+    assert (f"warning: {tmp_path}/settings.yaml: default_schedule 15m is shorter than min_interval 20m: sources "
+            "without a schedule are crawled every 20m") in result.output
+
+
 def test_check_warns_about_risky_topics(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
     (tmp_path / "keywords.yaml").write_text("topics:\n  - name: ia\n    any: [IA]\n", "utf-8")
