@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from weakref import WeakSet
 
@@ -49,6 +50,24 @@ def crawl_once(config: Config, names: list[str] | None = None,
         return list(spider.runs.values()) if spider is not None else []
     finally:
         archive.close()
+
+
+def expire_dns_cache(now: float | None = None) -> bool:
+    """Empty Scrapy's process-wide DNS cache when it is older than DNS_CACHE_SECONDS (it keeps
+    entries forever: a daemon would go on connecting to a site's old address after it moved);
+    True when it did."""
+    from scrapy.resolver import dnscache
+
+    now = time.monotonic() if now is None else now
+    if now - _DNS_CACHE["filled_since"] < DNS_CACHE_SECONDS:
+        return False
+    dnscache.clear()
+    _DNS_CACHE["filled_since"] = now
+    return True
+
+
+DNS_CACHE_SECONDS = 600
+_DNS_CACHE = {"filled_since": time.monotonic()}
 
 
 def prepare_reactor(runner: AsyncCrawlerRunner) -> None:
@@ -100,6 +119,7 @@ async def crawl_sources(runner: AsyncCrawlerRunner, config: Config, archive: Arc
     """One crawl cycle on a reactor that is already running, reusing the archive and worker pool
     across cycles (how a long-lived process crawls); returns each source's outcome."""
     prepare_reactor(runner)
+    expire_dns_cache()
     crawler = runner.create_crawler(SourcesSpider)
     await runner.crawl(crawler, config=config, sources=names, archive=archive, pool=pool,
                        run_id=utc_now_iso(), on_source_done=on_source_done)

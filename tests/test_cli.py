@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,16 @@ def test_a_long_lived_runner_resolves_through_scrapys_caching_resolver(tmp_path:
     out = subprocess.run([sys.executable, "-c", RESOLVER_CHILD, str(tmp_path)], capture_output=True,
                          text=True, timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.split() == ["ComplexResolverSimplifier", "CachingThreadedResolver", "12.0", "10"]
+
+
+def test_the_dns_cache_is_emptied_every_ten_minutes() -> None:
+    # Scrapy's cache never expires; a daemon would keep a moved site's old address until restarted.
+    from scrapy.resolver import dnscache
+
+    from crawler.runner import DNS_CACHE_SECONDS, expire_dns_cache
+
+    start = time.monotonic() + 10 * DNS_CACHE_SECONDS
+    assert expire_dns_cache(start)
+    dnscache["www.hespress.com"] = "192.0.2.1"
+    assert not expire_dns_cache(start + DNS_CACHE_SECONDS - 1) and "www.hespress.com" in dnscache
+    assert expire_dns_cache(start + DNS_CACHE_SECONDS) and "www.hespress.com" not in dnscache
