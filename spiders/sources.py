@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class SourcesSpider(scrapy.Spider):
         self.tracker = Tracker(self._source_done)
         self.on_source_done = on_source_done
         self.cut_by: str | None = None  # set by interrupt(): what fails from now on is the cut's doing
+        self.cut = asyncio.Event()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourcesSpider:
@@ -160,8 +162,7 @@ class SourcesSpider(scrapy.Spider):
         try:
             wait = _retry_after(failure)
             if wait is not None and wait <= self.settings.getfloat("VEILLE_RETRY_AFTER_MAX", 120) \
-                    and not request.meta.get("retried_after"):
-                await asyncio.sleep(wait)  # in the spider: no download slot is held meanwhile
+                    and not request.meta.get("retried_after") and await self._wait_unless_cut(wait):
                 retry = request.replace(dont_filter=True)
                 retry.meta["retried_after"] = True
                 yield self.tracker.track(state.source.name, retry)
@@ -185,7 +186,7 @@ class SourcesSpider(scrapy.Spider):
         self.archive.record_fetch(url, state.source.name, route.kind, status, error=message)
         self.logger.info("%s: %s %s: %s", state.source.name, route.kind, url, message)
         state.run.fail(f"{route.kind} {url}: {message}")
-        if not primary:
+        if not primary or self.cut_by:  # a crawl being cut starts nothing new
             return
         state.run.routes_failed += 1
         while (fallback := state.next_fallback()) is not None:
@@ -280,8 +281,15 @@ class SourcesSpider(scrapy.Spider):
 
     def interrupt(self, reason: str) -> None:
         """The crawl is being cut (its downloads aborted): sources that end from now on are
-        recorded as interrupted, not failed."""
+        recorded as interrupted, not failed, and Retry-After waits end."""
         self.cut_by = reason
+        self.cut.set()
+
+    async def _wait_unless_cut(self, seconds: float) -> bool:
+        """Wait (in the spider: no download slot is held meanwhile); False when the crawl was cut."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.cut.wait(), seconds)
+        return not self.cut.is_set()
 
     def _source_done(self, name: str, interrupted: bool = False) -> None:
         state = self.states[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,21 @@ def test_a_short_retry_after_is_waited_out_then_retried_once(spider: SourcesSpid
     out = asyncio.run(_drain(spider.route_failed(failure_for(spider, 503, 0.01))))
     assert [(r.url, r.meta["retried_after"]) for r in out] == [("https://site.ma/index.xml", True)]
     assert spider.runs["site"].errors == 0
+
+
+def test_a_retry_after_wait_ends_when_the_crawl_is_cut(spider: SourcesSpider) -> None:
+    # A stopping daemon must not sit out a 2-minute Retry-After (systemd kills it after 60 s).
+    async def wait_then_cut() -> list:
+        asyncio.get_running_loop().call_later(0.05, spider.interrupt, "shutdown")
+        return await _drain(spider.route_failed(failure_for(spider, 503, 4)))  # under the 5 s maximum
+
+    started = time.monotonic()
+    out = asyncio.run(wait_then_cut())
+    assert time.monotonic() - started < 2 and out == []  # no retry, no fallback
+    spider._source_done("site")
+    run = spider.runs["site"]
+    assert run.status == "interrupted" and run.messages[0] == "crawl interrupted (shutdown)"
+    assert "HTTP 503 Service Unavailable" in run.messages[1]
 
 
 def test_a_long_retry_after_leaves_the_route_alone_until_then(spider: SourcesSpider) -> None:
