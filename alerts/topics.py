@@ -224,8 +224,7 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
             continue
-        excluded = {t.norm for t in topic.none}
-        for term in (t for t in topic.any if t.norm in excluded):
+        for term in (t for t in topic.any if excluded_by(t, topic.none)):
             warnings.append(f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
                             "so it can only exclude (hint: keep it in one list)")
     return warnings
@@ -239,13 +238,34 @@ def _short_term_warning(path: object, topic: str, term: Term) -> str:
             "(hint: add it to exact_case if it is an acronym)")
 
 
+def excluded_by(term: Term, exclusions: tuple[Term, ...]) -> bool:
+    """True when every text the term matches is matched by one of the exclusions too, so that the
+    term can only exclude. Conservative: clitic forms and case variants are not reasoned about."""
+    return any(_covers(excluded, term) for excluded in exclusions)
+
+
+def _covers(excluded: Term, term: Term) -> bool:
+    if excluded.field is not None and excluded.field != term.field:
+        return False
+    if excluded.exact_case and not (term.exact_case and term.text == excluded.text):
+        return False
+    words, ex = term.norm.split(), excluded.norm.split()
+    for start in range(len(words) - len(ex) + 1):
+        window = words[start:start + len(ex)]
+        if window[:-1] != ex[:-1]:
+            continue
+        last_is_open = term.prefix and start + len(ex) == len(words)  # "data*" also means "database"
+        if window[-1].startswith(ex[-1]) if excluded.prefix else (window[-1] == ex[-1] and not last_is_open):
+            return True
+    return False
+
+
 def never_matches(topic: Topic, source_languages: dict[str, tuple[str, ...]]) -> str | None:
     """Why a topic can never match, or None."""
-    required, excluded = {t.norm for t in topic.all}, {t.norm for t in topic.none}
-    clash = sorted(required & excluded)
-    if clash:
-        return f"'{clash[0]}' is both required (all) and excluded (none)"
-    if topic.any and all(t.norm in excluded for t in topic.any):
+    clash = next((t for t in topic.all if excluded_by(t, topic.none)), None)
+    if clash is not None:
+        return f"'{clash.norm}' is both required (all) and excluded (none)"
+    if topic.any and all(excluded_by(t, topic.none) for t in topic.any):
         return f"each of its 'any' terms is also excluded (none), '{topic.any[0].norm}' first"
     if topic.query is not None and not satisfiable(topic.query):
         return "its query is a contradiction"

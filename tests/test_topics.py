@@ -68,6 +68,21 @@ def test_lint_names_a_term_that_is_both_wanted_and_excluded(tmp_path: Path) -> N
         "topic 'x': 'Jazari' is in both any and none, so it can only exclude (hint: keep it in one list)"]
 
 
+@pytest.mark.parametrize(("any_terms", "none_terms", "dead"), [
+    ("[data*]", "[data]", False),  # data* still finds "database"
+    ("[data]", "[data*]", True),
+    ("[database]", "[data*]", True),
+    ("[IA]", "[IA]", True),
+    ("[ia]", "[IA]\n    exact_case: [IA]", False),  # the exclusion is narrower: only "IA"
+    ('["intelligence artificielle"]', "[intelligence]", True),
+    ('["intelligence artif*"]', "[artificielle]", False),
+])
+def test_lint_reasons_about_prefixes_case_and_phrases(tmp_path: Path, any_terms: str, none_terms: str,
+                                                      dead: bool) -> None:
+    warnings = lint(tmp_path, f"topics:\n  - name: x\n    any: {any_terms}\n    none: {none_terms}\n")
+    assert any("can never match" in w for w in warnings) == dead, warnings
+
+
 def test_shipped_keywords_have_no_lint_warning() -> None:
     config = load_config(ROOT / "config")
     assert lint_topics(config.topics, {s.name: s.languages for s in config.sources}) == []
