@@ -54,7 +54,7 @@ def parse_since(value: str | None) -> str | None:
         pass
     try:
         found = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return format_utc(found if found.tzinfo else found.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):  # OverflowError: year 1 with an offset
         raise CommandError(f"--since {value!r}: not a date or a duration "
                            "(hint: 7d, 12h, 2026-11-01 or 2026-11-01T08:00)") from None
-    return format_utc(found if found.tzinfo else found.replace(tzinfo=UTC))

@@ -85,7 +85,8 @@ def test_status_without_an_archive_says_not_running_with_exit_code_3(tmp_path: P
     assert not (tmp_path / "none.db").exists()
 
 
-@pytest.mark.parametrize("typo", ["yesterday", "7x", "2026-02-30", "2026-13-01", "01/11/2026"])
+@pytest.mark.parametrize("typo", ["yesterday", "7x", "2026-02-30", "2026-13-01", "01/11/2026",
+                                  "0001-01-01T00:00+01:00"])
 def test_since_refuses_what_it_would_have_to_guess(typo: str) -> None:
     # Each of these used to be read as some date (2026-13-01 as 13 January) and quietly filter wrong.
     from crawler.clitools import CommandError, parse_since
