@@ -170,8 +170,8 @@ class Daemon:
         again by the next crawl) rather than waited for until their timeout."""
         from crawler.runner import cut_downloads
 
-        stopping = [asyncio.ensure_future(runner.stop()) for runner in self.runners]
-        wait, cut = CUT_GRACE, 0
+        tasks = [asyncio.ensure_future(runner.stop()) for runner in self.runners]
+        stopping, wait, cut = tasks, CUT_GRACE, 0
         while stopping:
             _, pending = await asyncio.wait(stopping, timeout=wait)
             stopping, wait = list(pending), CUT_AGAIN  # a retry or the next request connects again
@@ -179,6 +179,9 @@ class Daemon:
                 cut += cut_downloads(self.runners)
         if cut:
             logger.info("cut %d download(s) in flight", cut)
+        for task in tasks:  # a crawler that failed to stop must not stop the rest of the shutdown
+            if task.exception() is not None:
+                logger.error("a crawl did not stop cleanly: %r", task.exception())
 
     def _close_lane(self, lane: str) -> None:
         archive = self.lane_archives.pop(lane, None)

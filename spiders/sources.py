@@ -260,12 +260,16 @@ class SourcesSpider(scrapy.Spider):
                               published_at=entry.published_at, source_updated=entry.updated_at,
                               via=f"{route.kind}-content", route_url=route.url)
             return
-        self._page_failed(state, f"article {request.url}: {message}")
+        gone = isinstance(failure.value, HttpError) and failure.value.response.status in (404, 410)
+        self._page_failed(state, f"article {request.url}: {message}", gone)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _page_failed(self, state: SourceState, message: str) -> None:
-        state.run.pages_failed += 1
+    def _page_failed(self, state: SourceState, message: str, gone: bool = False) -> None:
+        if gone:
+            state.run.pages_gone += 1
+        else:
+            state.run.pages_failed += 1
         state.run.fail(message)
         self.tracker.settle(state.source.name)
 
@@ -295,7 +299,7 @@ class SourcesSpider(scrapy.Spider):
         state = self.states[name]
         run = state.run
         if run.finished_at is None:
-            if self.cut_by and not interrupted:
+            if self.cut_by and not interrupted and run.errors:  # a clean finish stays a success
                 run.fail(f"crawl interrupted ({self.cut_by})")
                 run.messages.insert(0, run.messages.pop())  # the cause of the errors above it
                 run.interrupted = interrupted = True

@@ -125,7 +125,8 @@ def test_json_log_lines_carry_the_source() -> None:
     assert entry["message"] == "crawl site failed" and entry["source"] == "site" and entry["level"] == "WARNING"
 
 
-def test_a_failed_crawl_is_one_log_line_unless_verbose() -> None:
+def test_the_log_filter_keeps_one_line_per_failed_crawl() -> None:
+    # (configure_logs installs it unless --verbose)
     def record(name: str, level: int, msg: str) -> logging.LogRecord:
         return logging.LogRecord(name, level, __file__, 1, msg, (), None)
 
