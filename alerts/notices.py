@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from alerts.channels import Outcome, guarded, send_apprise, send_email, send_webhook
 from alerts.outbox import NAMESPACE, apprise_of, channels_of, settle
+from alerts.render import new_message
 from alerts.watchers import Watcher
 from crawler.dates import format_utc
 
@@ -74,7 +75,7 @@ def raise_notice(conn: sqlite3.Connection, notice: Notice, watchers: dict[str, W
 
 def notice_email(notice: Notice, sender: str, to: list[str]) -> EmailMessage:
     """The plain-text email of a notice."""
-    message = EmailMessage()
+    message = new_message()
     message["Subject"] = f"[Veille] {notice.subject}"
     message["From"] = sender
     message["To"] = ", ".join(to)
