@@ -17,6 +17,7 @@ from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError
+from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
 
@@ -142,10 +143,23 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
            + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY d.created_at DESC LIMIT ?")
     rows = archive.db.execute(sql, [*params, limit]).fetchall()
     archive.close()
+    if not rows:
+        _check_names(config, watcher, topic)  # a typo is an error, not an empty history
     click.echo(format_table(("id", "watcher", "channel", "status", "tries", "due", "sent", "topics",
                              "article", "last error"),
                             [(r[0][:8], r[1], r[2], r[3], r[4], r[5], r[6] or "-", ",".join(json.loads(r[7])),
                               shorten(r[8], 40), shorten(r[9] or "", 50)) for r in rows]))
+
+
+def _check_names(config: Config, watcher: str | None, topic: str | None) -> None:
+    if watcher and watcher not in {w.name for w in config.watchers}:
+        known = ", ".join(w.name for w in config.watchers) or "none yet"
+        raise CommandError(f"--watcher {watcher!r}: no such watcher and no delivery for it "
+                           f"(hint: {config.directory / 'watchers.yaml'} has: {known})")
+    if topic and topic not in {t.name for t in config.topics.topics}:
+        known = ", ".join(t.name for t in config.topics.topics) or "none yet"
+        raise CommandError(f"--topic {topic!r}: no such topic and no delivery for it "
+                           f"(hint: {config.directory / 'keywords.yaml'} has: {known})")
 
 
 @alerts.command(name="test")
@@ -181,22 +195,40 @@ def alerts_test(ctx: click.Context, watcher_name: str) -> None:
 def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> None:
     """Make a failed or dead delivery (or all dead ones) due again now.
 
+    A pending delivery is not touched: it waits for its digest or the end of quiet hours.
+
     Example: veille alerts retry --dead
     """
     if not (delivery_id or dead):
         raise CommandError("give a delivery id (or its first characters) or --dead")
     config = load(ctx)
-    archive = open_archive(config)
+    archive = open_archive(config, existing=True)
     now = format_utc(utc_now())
-    if dead:
-        cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                                    "WHERE status = 'dead'", [now])
-    else:
-        cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                                    "WHERE id LIKE ? AND status != 'sent'", [now, f"{delivery_id}%"])
-    archive.db.conn.commit()
-    archive.close()
-    click.echo(f"{cursor.rowcount} deliveries due again")
+    try:
+        if dead:
+            cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
+                                        "WHERE status = 'dead'", [now])
+        else:
+            cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
+                                        "WHERE id LIKE ? AND status IN ('failed', 'dead')",
+                                        [now, f"{delivery_id}%"])
+            if not cursor.rowcount:
+                raise CommandError(_not_retried(archive, delivery_id))
+        archive.db.conn.commit()
+    finally:
+        archive.close()
+    click.echo(f"{cursor.rowcount} {'delivery' if cursor.rowcount == 1 else 'deliveries'} due again")
+
+
+def _not_retried(archive: Archive, delivery_id: str) -> str:
+    """Why no delivery was made due again: no such id, or the status of those it names."""
+    found = [r[0] for r in archive.db.execute("SELECT DISTINCT status FROM deliveries WHERE id LIKE ?",
+                                              [f"{delivery_id}%"])]
+    if not found:
+        return (f"no delivery id starts with {delivery_id!r} "
+                "(hint: `veille alerts --state failed` lists the ones to retry)")
+    return (f"delivery {delivery_id!r} is {', '.join(sorted(found))}, not failed or dead (hint: a pending "
+            "one waits for its digest or the end of quiet hours; a suppressed one has no watcher any more)")
 
 
 @alerts.command(name="send")

@@ -262,3 +262,33 @@ def test_the_dns_cache_is_emptied_every_ten_minutes() -> None:
     dnscache["www.hespress.com"] = "192.0.2.1"
     assert not expire_dns_cache(start + DNS_CACHE_SECONDS - 1) and "www.hespress.com" in dnscache
     assert expire_dns_cache(start + DNS_CACHE_SECONDS) and "www.hespress.com" not in dnscache
+
+
+def test_alerts_retry_touches_only_failed_or_dead_deliveries(tmp_path: Path) -> None:
+    # A pending delivery waits for its digest or the end of quiet hours: retrying it sent it at once.
+    import sqlite3
+
+    from crawler.storage import Archive
+
+    Archive.open(tmp_path / "v.db").close()
+    conn = sqlite3.connect(tmp_path / "v.db")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    for ident, status in (("aaaa1111", "pending"), ("bbbb2222", "failed"), ("cccc3333", "suppressed")):
+        conn.execute("INSERT INTO deliveries (id, watcher, story_key, channel, article_id, articles, topics, "
+                     "status, due_at, created_at) VALUES (?, 'w', ?, 'email', 1, '[1]', '[\"ia\"]', ?, "
+                     "'2030-01-01T07:00:00Z', '2026-01-01T00:00:00Z')", [ident, ident, status])
+    conn.commit()
+    env = {"VEILLE_DB": str(tmp_path / "v.db")}
+    failed = run("--config", str(ROOT / "config"), "alerts", "retry", "bbbb", env=env)
+    assert failed.exit_code == 0 and failed.output.strip() == "1 delivery due again"
+    pending = run("--config", str(ROOT / "config"), "alerts", "retry", "aaaa", env=env)
+    assert pending.exit_code == 1 and "delivery 'aaaa' is pending, not failed or dead" in pending.output
+    typo = run("--config", str(ROOT / "config"), "alerts", "retry", "zzzz", env=env)
+    assert typo.exit_code == 1 and "no delivery id starts with 'zzzz'" in typo.output
+    suppressed = run("--config", str(ROOT / "config"), "alerts", "retry", "cccc", env=env)
+    assert suppressed.exit_code == 1 and "is suppressed" in suppressed.output
+    rows = dict(conn.execute("SELECT id, due_at FROM deliveries").fetchall())
+    assert rows["aaaa1111"] == "2030-01-01T07:00:00Z" and rows["bbbb2222"] < "2030"
+    unknown = run("--config", str(ROOT / "config"), "alerts", "--watcher", "nobody", env=env)
+    assert unknown.exit_code == 1 and "--watcher 'nobody': no such watcher and no delivery for it" in unknown.output
+    conn.close()
