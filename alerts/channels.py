@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import smtplib
 import ssl
 import urllib.error
@@ -113,6 +114,15 @@ def guarded(where: str, send: Callable[..., Outcome], *args: Any) -> Outcome:
     except Exception as exc:
         return Outcome(False, f"{where}: unexpected {type(exc).__name__} (hint: it is retried; "
                               "`veille alerts test WATCHER` shows it again)")
+
+
+def not_retried(error: str) -> str:
+    """A send's error without its "it is retried" note, for a send that will not be (a test send,
+    a delivery given up)."""
+    return RETRIED.sub("", error).replace(" (hint: )", "")
+
+
+RETRIED = re.compile(r"(; )?it is retried(; )?")
 
 
 def _line(exc: object) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from alerts.backtest import archive_articles, render_backtest, run_backtest
+from alerts.channels import not_retried
 from alerts.explain import render_json, render_text
 from alerts.matcher import Article, Matcher
 from alerts.topics import Topics, lint_topics, load_topics
@@ -184,7 +185,7 @@ def alerts_test(ctx: click.Context, watcher_name: str) -> None:
     for channel in channels_of(watcher):
         outcome = send(watcher, channel, sample_alert(watcher), policy)
         failed |= not outcome.ok
-        click.echo(f"{channel}: {'sent' if outcome.ok else 'FAILED: ' + (outcome.error or '')}")
+        click.echo(f"{channel}: {'sent' if outcome.ok else 'FAILED: ' + not_retried(outcome.error or '')}")
     sys.exit(1 if failed else 0)
 
 

@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.channels import Outcome, SmtpSettings, guarded, send_apprise, send_email, send_webhook
+from alerts.channels import (
+    Outcome,
+    SmtpSettings,
+    guarded,
+    not_retried,
+    send_apprise,
+    send_email,
+    send_webhook,
+)
 from alerts.notices import Notice, raise_notice, save_settlement, send_notices
 from alerts.outbox import apprise_of, settle
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
@@ -171,7 +179,8 @@ def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: O
     status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
     setattr(result, status, getattr(result, status) + 1)
     if status == "dead":
-        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: {outcome.error}")
+        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: "
+                             f"{not_retried(outcome.error or '')}")
     elif status == "failed":
         result.errors.append(f"delivery {delivery_id}: {outcome.error}")
     save_settlement(conn, "deliveries", delivery_id, status, attempts, outcome.error, now, due)

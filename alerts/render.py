@@ -147,7 +147,8 @@ def digest_message(alerts: list[Alert], watcher: str, sender: str, recipients: l
     for alert in sorted(alerts, key=lambda a: a.article.get("published_at") or "", reverse=True):
         groups.setdefault(alert.topics[0] if alert.topics else "", []).append(alert)
     message = new_message()
-    message["Subject"] = f"[Veille] {watcher}: {len(alerts)} articles ({', '.join(groups)})"
+    count = f"{len(alerts)} article{'s' if len(alerts) > 1 else ''}"
+    message["Subject"] = f"[Veille] {watcher}: {count} ({', '.join(groups)})"
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["X-Veille-Delivery"] = ",".join(a.delivery_id for a in alerts)
