@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from alerts.watchers import Watcher
 from crawler import __version__
 from crawler.config import Config, Source, load_config
 from crawler.dates import format_utc, utc_now
@@ -419,6 +420,24 @@ class Daemon:
             "config_loaded_at": format_utc(utc_now()), "config_error": None}, lane="status"))
         if before.keys() - after.keys():  # their open problems close now, not at the next health check
             self._follow(self.chore(self._forget_chore, set(after)))
+        self._reschedule_retimed(old, config)
+
+    def _reschedule_retimed(self, old: Config, new: Config) -> None:
+        """Deliveries waiting for a watcher whose quiet hours, digest mode or time zone changed move
+        to the new timing (on the chores lane)."""
+        from alerts.outbox import timing
+
+        before = old.watchers_by_name()
+        retimed = [w for w in new.watchers if w.name in before and timing(before[w.name]) != timing(w)]
+        if retimed:
+            self._follow(self.chore(self._reschedule_chore, retimed))
+
+    def _reschedule_chore(self, conn: Any, watchers: list[Watcher]) -> None:
+        from alerts.outbox import reschedule_pending
+
+        moved = reschedule_pending(conn, watchers, utc_now())
+        logger.info("watcher timing changed (%s): %d waiting deliveries moved to it",
+                    ", ".join(w.name for w in watchers), moved)
 
     def _warn_restart_only(self, old: Config, new: Config) -> None:
         if new.database_path() != self.db_path:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.watchers import Secret, Watcher
+from crawler.dates import format_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAMESPACE = uuid.UUID("6b1d7f52-4c4e-4f0a-9a53-76656c6c6531")  # fixed: delivery ids never change
@@ -62,6 +64,23 @@ def owed(watcher: Watcher, story_key: str, now: datetime) -> list[Owed]:
     due = due_time(watcher, now)
     return [Owed(delivery_id(watcher.name, story_key, channel), watcher.name, story_key, channel, due)
             for channel in channels_of(watcher)]
+
+
+def timing(watcher: Watcher) -> tuple[str, str | None, str]:
+    """What decides when a watcher's deliveries are due."""
+    return watcher.mode, watcher.quiet_hours, watcher.timezone
+
+
+def reschedule_pending(conn: sqlite3.Connection, watchers: Iterable[Watcher], now: datetime) -> int:
+    """Move the watchers' deliveries that wait and were never tried to when their timing now says:
+    an edit of quiet hours or digest mode also applies to what already waits. How many moved."""
+    moved = 0
+    for watcher in watchers:
+        due = format_utc(due_time(watcher, now))
+        moved += conn.execute("UPDATE deliveries SET due_at = ? WHERE watcher = ? AND status = 'pending' "
+                              "AND attempts = 0 AND due_at != ?", [due, watcher.name, due]).rowcount
+    conn.commit()
+    return moved
 
 
 def due_time(watcher: Watcher, now: datetime) -> datetime:

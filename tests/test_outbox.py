@@ -92,3 +92,24 @@ def test_nothing_follows_a_delivery_already_sent(archive: Archive) -> None:
     store(archive, "https://b.ma/y-22222", "b", "وكالة المغرب العربي للأنباء. " + BODY)
     rows = deliveries(archive)
     assert [(r["watcher"], json.loads(r["articles"])) for r in rows] == [("all-ar", [1]), ("only-b", [2])]
+
+
+def test_a_timing_edit_moves_the_deliveries_that_wait(archive: Archive) -> None:
+    # Quiet hours shortened by an edit: what was held until 04:00 goes at the new end, not at 04:00.
+    from alerts.outbox import reschedule_pending, timing
+
+    quiet = watcher(name="all-ar", quiet_hours="02:00-05:00", timezone="UTC")
+    store(archive, "https://a.ma/x-11111", "a")
+    store(archive, "https://b.ma/y-22222", "b")
+    conn = archive.db.conn
+    conn.execute("UPDATE deliveries SET due_at = '2026-11-26T05:00:00Z' WHERE watcher = 'all-ar'")
+    conn.execute("UPDATE deliveries SET status = 'failed', attempts = 1, due_at = '2026-11-26T09:00:00Z' "
+                 "WHERE watcher = 'only-b'")
+    shorter = watcher(name="all-ar", quiet_hours="02:00-03:50", timezone="UTC")
+    assert timing(quiet) != timing(shorter)
+    at = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    assert reschedule_pending(conn, [shorter, watcher(name="only-b")], at) == 1
+    due = dict(conn.execute("SELECT watcher, due_at FROM deliveries").fetchall())
+    assert due == {"all-ar": "2026-11-26T03:50:00Z", "only-b": "2026-11-26T09:00:00Z"}  # a failed one keeps
+    # its backoff
+    assert reschedule_pending(conn, [shorter], at) == 0
