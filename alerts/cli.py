@@ -18,6 +18,7 @@ from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError
+from crawler.language import detect_language
 from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
@@ -39,18 +40,21 @@ def candidate_topics(config: Config, path: str | None) -> Topics:
 @click.option("--article", "article_id", type=int, help="Use an archived article (its id).")
 @click.option("--keywords", type=click.Path(exists=True, dir_okay=False),
               help="A candidate keywords file instead of the live one.")
-@click.option("--lang", help="The text's language (fr, ar, en), for topics restricted by language.")
+@click.option("--title", help="The text's title, for topics that look only at titles.")
+@click.option("--lang", help="The text's language (fr, ar, en), for topics restricted by language; "
+              "detected from the text when left out, as the crawler does.")
 @click.option("--source", help="The text's source, for topics restricted by source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def try_command(ctx: click.Context, text: str | None, file_path: str | None, article_id: int | None,
-                keywords: str | None, lang: str | None, source: str | None, as_json: bool) -> None:
+                keywords: str | None, title: str | None, lang: str | None, source: str | None,
+                as_json: bool) -> None:
     """Show which topics a text matches, by which terms, where, and why near misses did not.
 
     Example: veille try "Le Maroc mise sur l'IA générative"
     """
     config = load(ctx)
-    article = _article(config, text, file_path, article_id, lang, source)
+    article = _article(config, text, file_path, article_id, title, lang, source)
     explanation = Matcher(candidate_topics(config, keywords).enabled()).explain(article)
     if as_json:
         click.echo(json.dumps(render_json(explanation), ensure_ascii=False, indent=2))
@@ -59,7 +63,7 @@ def try_command(ctx: click.Context, text: str | None, file_path: str | None, art
 
 
 def _article(config: Config, text: str | None, file_path: str | None, article_id: int | None,
-             lang: str | None, source: str | None) -> Article:
+             title: str | None, lang: str | None, source: str | None) -> Article:
     if article_id is not None:
         archive = open_archive(config, existing=True)
         row = archive.db.execute("SELECT title, summary, body, language, source FROM articles "
@@ -70,9 +74,10 @@ def _article(config: Config, text: str | None, file_path: str | None, article_id
         return Article(row[0] or "", row[1] or "", row[2] or "", lang or row[3], source or row[4])
     if file_path:
         text = Path(file_path).read_text("utf-8")
-    if not text:
+    if not (text or title):
         raise CommandError("give a text, --file PATH or --article ID (hint: veille try \"texte\")")
-    return Article(body=text, language=lang, source=source)
+    language = lang or detect_language(" ".join(filter(None, (title, text))))
+    return Article(title=title or "", body=text or "", language=language, source=source)
 
 
 @click.command()

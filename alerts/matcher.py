@@ -336,14 +336,18 @@ class Matcher:
             self.bare = build_automaton({norm: tuple(ids) for norm, ids in by_norm.items()})
         if self.bare is None:
             return []
-        real = {(i, h[0], h[1]) for i, found in hits.items() for h in found}
+        real: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        for term_id, found in hits.items():
+            for name, start, end in found:
+                real[term_id, name].append((start, end))
         misses: dict[tuple[str, str, int, str], NearMiss] = {}  # one per term text and place
         for name, ft in texts.items():
             for end, term_ids in self.bare.iter(ft.norm):
                 for term_id in term_ids:
                     term = self.term_list[term_id]
                     start = end - len(term.norm) + 1
-                    if (term_id, name, start) in real:
+                    # Inside a real hit of the term (its clitic form: و[للأمن]) is no miss.
+                    if any(a <= start and end < b for a, b in real.get((term_id, name), ())):
                         continue
                     a, b = _span(ft, start, end + 1)
                     found = ft.text[a:b]

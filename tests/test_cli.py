@@ -131,6 +131,16 @@ def test_try_merges_overlapping_spans_and_gives_each_near_miss_once() -> None:
     assert [line.split("'")[3] for line in near] == ["média", "Kia", "via", "Italia"]
 
 
+def test_try_takes_a_title_and_detects_the_language_like_the_crawler(tmp_path: Path) -> None:
+    (tmp_path / "kw.yaml").write_text("topics:\n  - name: t\n    any: [Jazari]\n    fields: [title]\n"
+                                      "  - name: fr\n    any: [souveraineté]\n    languages: [fr]\n", "utf-8")
+    result = run("--config", str(ROOT / "config"), "try", "--keywords", str(tmp_path / "kw.yaml"), "--title",
+                 "Le programme Jazari", "La souveraineté numérique du Maroc passe par la formation des jeunes")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:3] == ["MATCH t: Jazari (title)", "  title: Le programme [Jazari]",
+                                              "MATCH fr: souveraineté (body)"]
+
+
 def test_try_reads_a_file_and_prints_near_misses_as_json(tmp_path: Path) -> None:
     import json
 

@@ -144,3 +144,9 @@ def test_a_near_query_shows_the_close_pair_not_every_occurrence() -> None:
     body = "L'IA progresse au Maroc. " + "Un long passage sans rapport. " * 10 + "Mistral lance une IA souveraine."
     [match] = Matcher(topics).match(Article(body=body))
     assert [(h.term.text, body[:h.start].count("IA")) for h in match.hits] == [("Mistral", 1), ("IA", 1)]
+
+
+def test_a_clitic_form_that_matched_is_not_also_a_near_miss() -> None:
+    # وللأمن matched through its clitics; the bare letters inside it were also reported "inside a word".
+    explanation = Matcher([topic(any=["أمن"])]).explain(Article(body="مجلس وللأمن"))
+    assert explanation.matches and explanation.near_misses == []
