@@ -211,6 +211,9 @@ def _check_options(raw: dict, key: KeyPath, problems: Problems, owner: str) -> N
 
 
 SHORT = re.compile(r"^\w{1,2}$")
+# A three-letter Arabic word with a one-letter clitic in front is often another word: كرة (ball) in
+# فكرة (idea), مال (money) in كمال (the name Kamal).
+CLITIC_PRONE = re.compile(r"^[\u0621-\u064A]{3}$")
 
 
 def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | None = None) -> list[str]:
@@ -220,6 +223,10 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
         for term in topic.terms():
             if SHORT.match(term.norm) and not term.exact_case and term not in topic.none:
                 warnings.append(_short_term_warning(topics.path, topic.name, term))
+            elif CLITIC_PRONE.match(term.norm) and not term.prefix and term not in topic.none:
+                warnings.append(f"{topics.path}: topic '{topic.name}': the three-letter term '{term.text}' "
+                                "also matches after a one-letter clitic, which often makes another word "
+                                "(كرة in فكرة) (hint: use a phrase, or a query with NEAR)")
         reason = never_matches(topic, source_languages or {})
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")

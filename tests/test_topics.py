@@ -62,6 +62,14 @@ def test_lint_finds_topics_that_can_never_match(tmp_path: Path, text: str, reaso
     assert any(w.endswith(f"can never match: {reason}") for w in warnings), warnings
 
 
+def test_lint_warns_that_a_three_letter_arabic_term_meets_other_words(tmp_path: Path) -> None:
+    # كرة (ball) matches فكرة (idea) through the clitic ف; a phrase or a longer word does not.
+    warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [كرة, كرة القدم, الكرة]\n")
+    assert [w.split(": ", 2)[2] for w in warnings] == [
+        "the three-letter term 'كرة' also matches after a one-letter clitic, which often makes another "
+        "word (كرة in فكرة) (hint: use a phrase, or a query with NEAR)"]
+
+
 def test_lint_names_a_term_that_is_both_wanted_and_excluded(tmp_path: Path) -> None:
     warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [Jazari, robotique]\n    none: [jazari]\n")
     assert [w.split(": ", 1)[1] for w in warnings] == [
