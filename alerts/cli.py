@@ -53,7 +53,7 @@ def try_command(ctx: click.Context, text: str | None, file_path: str | None, art
 
     Example: veille try "Le Maroc mise sur l'IA générative"
     """
-    config = load(ctx)
+    config = load(ctx, sends=False)
     article = _article(config, text, file_path, article_id, title, lang, source)
     explanation = Matcher(candidate_topics(config, keywords).enabled()).explain(article)
     if as_json:
@@ -91,7 +91,7 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
 
     Example: veille backtest --keywords /tmp/keywords.yaml --since 30d
     """
-    config = load(ctx)
+    config = load(ctx, sends=False)
     candidate = candidate_topics(config, keywords)
     lower = parse_since(since)
     archive = open_archive(config, existing=True)
@@ -134,7 +134,7 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
     """
     if ctx.invoked_subcommand:
         return
-    config = load(ctx)
+    config = load(ctx, sends=False)
     archive = open_archive(config, existing=True)
     where, params = [], []
     for column, value in (("d.watcher", watcher), ("d.status", state)):

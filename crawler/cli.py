@@ -212,7 +212,7 @@ def sources(ctx: click.Context) -> None:
 
     Example: veille sources
     """
-    config = load(ctx)
+    config = load(ctx, sends=False)
     path = config.database_path()
     # Listing the configured sources must not create an empty archive as a side effect.
     archive = open_archive(config) if path.exists() else Archive.open(":memory:")
@@ -243,7 +243,7 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
 
     Example: veille search "intelligence artificielle" --lang fr --since 30d
     """
-    config = load(ctx)
+    config = load(ctx, sends=False)
     lower = parse_since(since)
     archive = open_archive(config, existing=True)
     hits = search(archive.db, query, language=lang, source=source, since=lower, limit=limit)

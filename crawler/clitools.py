@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import click
 
-from crawler.config import Config, load_config
+from crawler.config import Config, SecretsNotNeeded, load_config
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError, VeilleError
 from crawler.schedules import parse_duration
@@ -21,10 +22,11 @@ class CommandError(click.ClickException):
             click.echo(f"error: {line}", err=True)
 
 
-def load(ctx: click.Context) -> Config:
-    """The validated config of the --config directory, or a clean exit listing every problem."""
+def load(ctx: click.Context, sends: bool = True) -> Config:
+    """The validated config of the --config directory, or a clean exit listing every problem. A
+    command that sends nothing (`sends=False`) does not need the secrets' variables set."""
     try:
-        return load_config(ctx.obj["config_dir"])
+        return load_config(ctx.obj["config_dir"], None if sends else SecretsNotNeeded(os.environ))
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
 

@@ -92,13 +92,26 @@ def config_dir(option: str | None) -> Path:
     return Path(option or os.environ.get("VEILLE_CONFIG") or "config")
 
 
-def load_config(directory: Path) -> Config:
-    """Read and validate settings.yaml and sources.yaml; raise ConfigError listing every problem."""
+class SecretsNotNeeded(dict):
+    """An environment for a command that sends nothing (search, try, the outbox listing): a
+    ${VARIABLE} that is not set reads as empty instead of being an error."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config directory; raise ConfigError listing every problem. `environ`
+    (default: the process's) is where ${VARIABLE}s are read from."""
+    environ = os.environ if environ is None else environ
     if not directory.is_dir():
         raise ConfigError([f"{directory}: config directory not found "
                            "(hint: pass --config DIR or set VEILLE_CONFIG)"])
     messages: list[str] = []
-    settings, messages = read_settings(directory, os.environ)
+    settings, messages = read_settings(directory, environ)
     try:
         sources = load_sources(directory / "sources.yaml", settings)
     except ConfigError as exc:
@@ -117,7 +130,7 @@ def load_config(directory: Path) -> Config:
     try:
         if (directory / "watchers.yaml").exists():
             watchers = load_watchers(directory / "watchers.yaml", topic_names,
-                                     {s.name for s in sources} if sources else None, os.environ)
+                                     {s.name for s in sources} if sources else None, environ)
     except ConfigError as exc:
         messages += exc.problems
     if messages:

@@ -68,6 +68,25 @@ def test_reading_commands_do_not_create_a_missing_archive(tmp_path: Path) -> Non
     assert not (tmp_path / "none.db").exists()
 
 
+def test_commands_that_send_nothing_do_not_need_the_secrets(tmp_path: Path) -> None:
+    # An admin's shell rarely has the daemon's EnvironmentFile: listing or searching must still work.
+    import shutil
+
+    from crawler.storage import Archive
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    (config / "watchers.yaml").write_text("watchers:\n  - name: w\n    topics: [ia]\n    webhook: "
+                                          "{url: 'https://h.example.ma/x', secret: '${VEILLE_TEST_UNSET}'}\n")
+    Archive.open(tmp_path / "v.db").close()
+    env = {"VEILLE_DB": str(tmp_path / "v.db")}
+    for args in (["sources"], ["search", "Maroc"], ["alerts"], ["try", "texte"], ["backtest"]):
+        assert run("--config", str(config), *args, env=env).exit_code == 0, args
+    for args in (["check"], ["alerts", "test", "w"]):  # these validate or send: the variable is needed
+        result = run("--config", str(config), *args, env=env)
+        assert result.exit_code == 1 and "environment variable VEILLE_TEST_UNSET is not set" in result.output
+
+
 def test_search_rejects_a_bad_since(tmp_path: Path) -> None:
     env = {"VEILLE_DB": str(tmp_path / "empty.db")}
     result = run("--config", str(ROOT / "config"), "search", "x", "--since", "yesterday-ish", env=env)
