@@ -94,15 +94,15 @@ class Archive:
     # -- lookups -------------------------------------------------------------------------------
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Any] | None:
-        """The stored article known under any of `keys` (id, source_updated), or None."""
+        """The stored article known under any of `keys` (id, source_updated, first_seen), or None."""
         keys = list(keys)
         if not keys:
             return None
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"SELECT a.id, a.source_updated FROM article_keys k JOIN articles a ON a.id = k.article_id "
-            f"WHERE k.key IN ({marks}) LIMIT 1", keys).fetchall()
-        return {"id": rows[0][0], "source_updated": rows[0][1]} if rows else None
+            f"SELECT a.id, a.source_updated, a.first_seen FROM article_keys k JOIN articles a "
+            f"ON a.id = k.article_id WHERE k.key IN ({marks}) LIMIT 1", keys).fetchall()
+        return {"id": rows[0][0], "source_updated": rows[0][1], "first_seen": rows[0][2]} if rows else None
 
     def retry_after_until(self, url: str) -> str | None:
         """Until when the server of this route asked us not to come back, if it did."""
@@ -212,6 +212,12 @@ class Archive:
         old = self.db["articles"].get(article_id)
         body_lost = old["body"] and not article.fields.get("body")  # e.g. a feed's summary only
         if old["content_hash"] == article.content_hash or body_lost or not article.fields.get("title"):
+            updated = article.fields.get("source_updated")
+            if updated and updated > (old["source_updated"] or ""):
+                # The route said "changed" but the text is the same: remember the date it gave, or
+                # the page would be fetched again at every crawl while that route shows it.
+                self.db.conn.execute("UPDATE articles SET source_updated = ? WHERE id = ?",
+                                     [updated, article_id])
             return StoreResult("duplicate", article_id, old["story_id"]), None
         now = utc_now_iso()
         self.db["article_versions"].insert({

@@ -218,8 +218,9 @@ class SourcesSpider(scrapy.Spider):
         known = self.archive.lookup(keys)
         if known is None:
             return True
-        changed = entry.updated_at and known["source_updated"]
-        return bool(changed and entry.updated_at > known["source_updated"])
+        # Changed since we last had it: after the date a route gave, or, when none ever did, after
+        # we first stored it.
+        return bool(entry.updated_at and entry.updated_at > (known["source_updated"] or known["first_seen"]))
 
     async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
         """Extract one article page into an item (in a worker process); the pipeline stores it."""

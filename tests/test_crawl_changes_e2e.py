@@ -87,6 +87,22 @@ def test_a_changed_article_is_updated_in_place_and_its_old_version_kept(web: Min
     assert (match["topic"], match["article_version"]) == ("ia", after["version"])
 
 
+def test_a_newer_lastmod_on_an_unchanged_page_is_fetched_once_not_at_every_crawl(web: MiniWeb,
+                                                                                   config: Path) -> None:
+    # The sitemap says the page changed; it did not. The date must be kept, or every crawl (news
+    # sitemaps are regenerated all the time) would fetch the page again.
+    sitemap = web.render((FIXTURES / "web" / "arc-fr" / SITEMAP.strip("/") / "index.xml").read_text("utf-8"))
+    bumped = sitemap.replace("2019-09-27T15:05:00.000Z", "2019-09-30T09:00:00.000Z")
+    web.put("arc-fr", SITEMAP, bumped)
+    web.clear_log()
+    assert row(crawl(config, "arc-fr").stdout, "arc-fr")[5] == "0"  # fetched, and not changed
+    assert ARTICLE in [r.path for r in web.requests("arc-fr")]
+    web.put("arc-fr", SITEMAP, bumped + "\n")  # regenerated: new ETag, same dates
+    web.clear_log()
+    assert crawl(config, "arc-fr").returncode == 0
+    assert ARTICLE not in [r.path for r in web.requests("arc-fr")]
+
+
 def test_fallbacks_are_tried_in_order_until_one_works(web: MiniWeb, config: Path) -> None:
     web.clear_log()
     result = crawl(config, "falls-back")

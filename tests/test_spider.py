@@ -198,3 +198,19 @@ def test_a_host_that_failed_this_crawl_is_not_waited_for_again(spider: SourcesSp
         middleware.process_request(Request("https://news.google.com/rss?q=b"))
     assert describe_failure(caught.value) == ("skipped, its host failed earlier in this crawl: "
                                               "DNS lookup failed (hint: no network on this machine)")
+
+
+def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: SourcesSpider) -> None:
+    # Found first in a feed without dates: a sitemap's later <lastmod> must still bring the edit in.
+    from crawler.articles import build_record
+    from crawler.feeds import FeedEntry
+    from crawler.items import ArticleItem
+    from crawler.urls import identity_keys
+
+    url = "https://site.ma/2025/10/article-1/"
+    spider.archive.store(build_record(ArticleItem(source="site", url=url, title="t", body="b " * 200)))
+    first_seen = spider.archive.lookup(identity_keys(url))["first_seen"]
+    keys = identity_keys(url)
+    assert not spider._needs_fetch(keys, FeedEntry(url=url))
+    assert not spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2025-01-01T00:00:00Z"))
+    assert first_seen < "2999" and spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z"))
