@@ -8,8 +8,10 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
+# WordPress's feed footer, in English and in French ("L’article … est apparu en premier sur …").
 WP_FOOTER = re.compile(
-    r"\s*(?:\[(?:…|\.\.\.|&#8230;)\]\s*)?The post .{1,600}? appeared first on .{1,200}?\.?\s*$", re.DOTALL)
+    r"\s*(?:\[(?:…|\.\.\.|&#8230;)\]\s*)?(?:The post .{1,600}? appeared first on"
+    r"|L[’']article .{1,600}? est apparu en premier sur) .{1,200}?\.?\s*$", re.DOTALL)
 TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
 # Runs of ordinary spaces only: French typography's non-breaking spaces are part of the text.
 # Only what changes: a lone space is left alone (replacing each of thousands cost more than the rest).

@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from crawler.cleaning import clean_summary, html_to_text
+from crawler.cleaning import clean_summary, html_to_text, strip_feed_footer
 from crawler.dates import format_utc, parse_date
 from crawler.exceptions import FeedError
 from crawler.xmlguard import check_xml_safety, looks_like_html
@@ -107,7 +107,7 @@ def _entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
         link, title, guid = _publisher_link(entry, link), _strip_publisher(entry, title), None
     return FeedEntry(
         url=urljoin(base, link.strip()), guid=guid, title=title,
-        summary=clean_summary(entry.get("summary")), content=html_to_text(content) or None,
+        summary=clean_summary(entry.get("summary")), content=strip_feed_footer(html_to_text(content)) or None,
         author=entry.get("author") or None, published_at=_struct_date(entry, "published"),
         updated_at=_struct_date(entry, "updated"), language=language)
 
@@ -181,7 +181,7 @@ def _json_item(item: dict, base: str, language: str | None) -> FeedEntry:
     return FeedEntry(
         url=urljoin(base, item.get("url") or item["id"]), guid=str(item.get("id") or "") or None,
         title=item.get("title"), summary=clean_summary(item.get("summary")),
-        content=item.get("content_text") or html_to_text(item.get("content_html")) or None,
+        content=strip_feed_footer(item.get("content_text") or html_to_text(item.get("content_html"))) or None,
         author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
         published_at=format_utc(published) if published else None,
         updated_at=format_utc(updated) if updated else None, language=language)

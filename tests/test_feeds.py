@@ -28,8 +28,24 @@ def test_real_hespress_feed() -> None:
     assert first.title == '"بيت مال القدس" تطلق حملة رمضان'
     assert first.url.endswith("-1701642.html")
     assert first.published_at and first.published_at.endswith("Z")
-    assert all("appeared first on" not in (e.summary or "") for e in entries)
+    assert all("appeared first on" not in (e.summary or "") + (e.content or "") for e in entries)
     assert all(not (e.summary or "").endswith("[…]") for e in entries)
+
+
+@pytest.mark.parametrize("footer", [
+    "<p>The post Cloud souverain : deux data centers d’ici 2027 appeared first on H24info.</p>",
+    "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
+    "<a href='https://h24info.ma'>H24info</a>.</p>",
+])
+def test_the_wordpress_footer_leaves_summaries_and_full_texts(footer: str) -> None:
+    # A body stored from the feed's full text (its page failed) kept the footer, and search found it.
+    item = ("<item><title>Cloud souverain</title><link>https://h24info.ma/x/</link>"
+            f"<description><![CDATA[<p>La feuille de route [&#8230;]</p>{footer}]]></description>"
+            f"<content:encoded><![CDATA[<p>Le texte entier de l’article.</p>{footer}]]></content:encoded></item>")
+    feed = rss(item).replace(b'<rss version="2.0">',
+                             b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">')
+    [entry] = parse_feed(feed, "https://h24info.ma/feed")
+    assert (entry.summary, entry.content) == ("La feuille de route", "Le texte entier de l’article.")
 
 
 def test_real_telquel_feed_keeps_every_item() -> None:
