@@ -64,7 +64,7 @@ _DUALS = {
 
 _PREFIX = re.compile(
     r"^(?:(?:publie|mis a jour|mise a jour|modifie|mis en ligne|posted|published|updated"
-    r"|last updated|le|on|نشر|نشر في|تاريخ النشر|اخر تحديث|بتاريخ|يوم)\b\s*:?\s*)+"
+    r"|last updated|le|on|نشر في|نشر|تاريخ النشر|اخر تحديث|بتاريخ|يوم|في)\b\s*:?\s*)+"
 )
 _WEEKDAY = re.compile(
     r"^(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday"
@@ -122,6 +122,9 @@ def parse_date(text: str, *, now: datetime | None = None, tz: str = DEFAULT_TZ) 
     """Parse a news-site date string to an aware UTC datetime, or None if it is not a date."""
     if not isinstance(text, str) or not text.strip():
         return None
+    if "|" in text:  # "Publié le 26/11/2019 à 14h05 | Mis à jour le …": the first date that parses
+        parts = (parse_date(part, now=now, tz=tz) for part in text.split("|"))
+        return next((found for found in parts if found is not None), None)
     now = _as_utc(now or utc_now())
     zone = ZoneInfo(tz)
     raw = " ".join(text.translate(_DIGITS).split())
