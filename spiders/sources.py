@@ -261,16 +261,12 @@ class SourcesSpider(scrapy.Spider):
                               published_at=entry.published_at, source_updated=entry.updated_at,
                               via=f"{route.kind}-content", route_url=route.url)
             return
-        gone = isinstance(failure.value, HttpError) and failure.value.response.status in (404, 410)
-        self._page_failed(state, f"article {request.url}: {message}", gone)
+        self._page_failed(state, f"article {request.url}: {message}")
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _page_failed(self, state: SourceState, message: str, gone: bool = False) -> None:
-        if gone:
-            state.run.pages_gone += 1
-        else:
-            state.run.pages_failed += 1
+    def _page_failed(self, state: SourceState, message: str) -> None:
+        state.run.pages_failed += 1
         state.run.fail(message)
         self.tracker.settle(state.source.name)
 

@@ -160,20 +160,13 @@ def test_one_dead_article_link_is_not_a_failed_source(spider: SourcesSpider) -> 
     # count towards "source is down".
     run = spider.runs["site"]
     run.routes_ok, run.duplicate = 1, 5
-    spider._page_failed(spider.states["site"], "article https://site.ma/gone: HTTP 404 Not Found", gone=True)
+    spider._page_failed(spider.states["site"], "article https://site.ma/gone: HTTP 404 Not Found")
     assert (run.status, run.succeeded) == ("partial", True)
-    run.pages_gone = 2
+    # The same for a link robots.txt forbids, or an off-site one: it fails again at every crawl.
+    spider._page_failed(spider.states["site"], "article https://other.ma/a: forbidden by robots.txt")
     assert run.status == "partial"
-    run.pages_gone = 3  # every new article gone: the feed points at the wrong place
-    assert run.status == "failed"
-
-
-def test_one_blocked_article_page_with_none_working_is_a_failed_source(spider: SourcesSpider) -> None:
-    # A site that answers 403 to article pages is blocking us, however few new articles it had.
-    run = spider.runs["site"]
-    run.routes_ok = 1
-    spider._page_failed(spider.states["site"], "article https://site.ma/a: HTTP 403 Forbidden")
-    assert run.status == "failed"
+    spider._page_failed(spider.states["site"], "article https://site.ma/b: HTTP 403 Forbidden")
+    assert run.status == "failed"  # three new pages, none working: the site is refusing us
 
 
 def test_validators_wait_for_a_failed_child_sitemap(spider: SourcesSpider) -> None:
