@@ -15,7 +15,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.urls import domain
+from crawler.urls import endpoint
 
 SKIPPED = "skipped, its host failed earlier in this crawl"
 
@@ -70,7 +70,7 @@ class DeadHostMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        dead = getattr(self.crawler.spider, "dead_hosts", {}).get(domain(request.url))
+        dead = getattr(self.crawler.spider, "dead_hosts", {}).get(endpoint(request.url))
         if dead:
             raise IgnoreRequest(f"{SKIPPED}: {dead}")
 

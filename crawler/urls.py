@@ -120,6 +120,14 @@ def domain(url: str) -> str:
     return fold_host(urlsplit(url).netloc)
 
 
+def endpoint(url: str) -> str:
+    """Where a URL connects: scheme, host and port, nothing folded (www. and m. may be other
+    servers, and a refused port 80 says nothing of port 443)."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
 def trusted_canonical(canonical: str | None, fetched: str, route_url: str = "") -> str:
     """The page's rel=canonical when it can be trusted as the article's address, else the fetched URL.
 

@@ -26,7 +26,7 @@ from crawler.items import ArticleItem
 from crawler.routes import discover, newest_first
 from crawler.runs import SourceRun
 from crawler.storage import Archive
-from crawler.urls import domain, identity_keys, trusted_canonical
+from crawler.urls import endpoint, identity_keys, trusted_canonical
 from crawler.workers import AnalysisPool
 from spiders.state import SourceState
 from spiders.tracking import Tracker
@@ -172,7 +172,7 @@ class SourcesSpider(scrapy.Spider):
             message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
                                        self.settings.getint("DOWNLOAD_MAXSIZE"))
             if isinstance(failure.value, UNREACHABLE):
-                self.dead_hosts[domain(request.url)] = message
+                self.dead_hosts[endpoint(request.url)] = message
             status = getattr(getattr(failure.value, "response", None), "status", None)
             for retry in self._route_error(state, route, request.meta["fetch_url"], message, status,
                                            request.meta.get("primary", True)):
@@ -190,7 +190,7 @@ class SourcesSpider(scrapy.Spider):
             return
         state.run.routes_failed += 1
         while (fallback := state.next_fallback()) is not None:
-            dead = self.dead_hosts.get(domain(fallback.url))
+            dead = self.dead_hosts.get(endpoint(fallback.url))
             if dead:  # a host that failed DNS or refused us this run would only fail again
                 state.run.fail(f"{fallback.label()}: skipped, its host failed earlier: {dead}")
                 continue

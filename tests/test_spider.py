@@ -186,7 +186,7 @@ def test_a_host_that_failed_this_crawl_is_not_waited_for_again(spider: SourcesSp
 
     middleware = DeadHostMiddleware.from_crawler(spider.crawler)
     assert middleware.process_request(Request("https://news.google.com/rss?q=a")) is None
-    spider.dead_hosts["news.google.com"] = "DNS lookup failed (hint: no network on this machine)"
+    spider.dead_hosts["news.google.com:443"] = "DNS lookup failed (hint: no network on this machine)"
     with pytest.raises(IgnoreRequest) as caught:
         middleware.process_request(Request("https://news.google.com/rss?q=b"))
     assert describe_failure(caught.value) == ("skipped, its host failed earlier in this crawl: "

@@ -69,3 +69,12 @@ def test_bare_guids_are_scoped_to_their_site() -> None:
     a = identity_keys("https://a.ma/x", guid="12345")
     b = identity_keys("https://b.ma/y", guid="12345")
     assert "guid:a.ma:12345" in a and not set(a) & set(b)
+
+
+def test_an_endpoint_is_the_real_host_and_port() -> None:
+    # A dead amp.site.ma says nothing of www.site.ma, nor a refused port 80 of port 443.
+    from crawler.urls import endpoint
+
+    assert endpoint("https://amp.site.ma/rss") == "amp.site.ma:443" != endpoint("https://www.site.ma/feed")
+    assert endpoint("http://Site.ma/feed") == "site.ma:80" != endpoint("https://site.ma/feed")
+    assert endpoint("http://127.0.0.1:8080/x") == "127.0.0.1:8080"
