@@ -18,7 +18,7 @@ from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config
 from crawler.dates import format_utc, utc_now
 from crawler.exceptions import ConfigError
-from crawler.language import detect_language
+from crawler.language import choose_language
 from crawler.storage import Archive
 from crawler.tables import format_table, shorten
 
@@ -76,7 +76,9 @@ def _article(config: Config, text: str | None, file_path: str | None, article_id
         text = Path(file_path).read_text("utf-8")
     if not (text or title):
         raise CommandError("give a text, --file PATH or --article ID (hint: veille try \"texte\")")
-    language = lang or detect_language(" ".join(filter(None, (title, text))))
+    known = {s.name: s.languages for s in config.sources}
+    # As the crawler does: the text's language when it is long enough, else the source's.
+    language = lang or choose_language(" ".join(filter(None, (title, text))), [], known.get(source or "", ()))
     return Article(title=title or "", body=text or "", language=language, source=source)
 
 
@@ -207,7 +209,7 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
     """
     if not (delivery_id or dead):
         raise CommandError("give a delivery id (or its first characters) or --dead")
-    config = load(ctx)
+    config = load(ctx, sends=False)  # retry sends nothing itself
     archive = open_archive(config, existing=True)
     now = format_utc(utc_now())
     try:
@@ -216,8 +218,8 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
                                         "WHERE status = 'dead'", [now])
         else:
             cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                                        "WHERE id LIKE ? AND status IN ('failed', 'dead')",
-                                        [now, f"{delivery_id}%"])
+                                        "WHERE substr(id, 1, ?) = ? AND status IN ('failed', 'dead')",
+                                        [now, len(delivery_id), delivery_id])
             if not cursor.rowcount:
                 raise CommandError(_not_retried(archive, delivery_id))
         archive.db.conn.commit()
@@ -228,8 +230,8 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
 
 def _not_retried(archive: Archive, delivery_id: str) -> str:
     """Why no delivery was made due again: no such id, or the status of those it names."""
-    found = [r[0] for r in archive.db.execute("SELECT DISTINCT status FROM deliveries WHERE id LIKE ?",
-                                              [f"{delivery_id}%"])]
+    found = [r[0] for r in archive.db.execute("SELECT DISTINCT status FROM deliveries "
+                                              "WHERE substr(id, 1, ?) = ?", [len(delivery_id), delivery_id])]
     if not found:
         return (f"no delivery id starts with {delivery_id!r} "
                 "(hint: `veille alerts --state failed` lists the ones to retry)")

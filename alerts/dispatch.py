@@ -183,7 +183,8 @@ def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: O
                              f"{not_retried(outcome.error or '')}")
     elif status == "failed":
         result.errors.append(f"delivery {delivery_id}: {outcome.error}")
-    save_settlement(conn, "deliveries", delivery_id, status, attempts, outcome.error, now, due)
+    error = not_retried(outcome.error or "") if status == "dead" else outcome.error
+    save_settlement(conn, "deliveries", delivery_id, status, attempts, error, now, due)
     conn.commit()  # before the next send: a crash can only repeat the message in flight
 
 

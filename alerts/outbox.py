@@ -73,12 +73,14 @@ def timing(watcher: Watcher) -> tuple[str, str | None, str]:
 
 def reschedule_pending(conn: sqlite3.Connection, watchers: Iterable[Watcher], now: datetime) -> int:
     """Move the watchers' deliveries that wait and were never tried to when their timing now says:
-    an edit of quiet hours or digest mode also applies to what already waits. How many moved."""
-    moved = 0
+    an edit of quiet hours or digest mode also applies to what already waits. One already due
+    stays due (a digest the daemon was down for goes out now, not at the next one). How many moved."""
+    moved, at = 0, format_utc(now)
     for watcher in watchers:
         due = format_utc(due_time(watcher, now))
         moved += conn.execute("UPDATE deliveries SET due_at = ? WHERE watcher = ? AND status = 'pending' "
-                              "AND attempts = 0 AND due_at != ?", [due, watcher.name, due]).rowcount
+                              "AND attempts = 0 AND due_at > ? AND due_at != ?",
+                              [due, watcher.name, at, due]).rowcount
     conn.commit()
     return moved
 

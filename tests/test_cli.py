@@ -158,6 +158,9 @@ def test_try_takes_a_title_and_detects_the_language_like_the_crawler(tmp_path: P
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == ["MATCH t: Jazari (title)", "  title: Le programme [Jazari]",
                                               "MATCH fr: souveraineté (body)"]
+    short = run("--config", str(ROOT / "config"), "try", "--keywords", str(tmp_path / "kw.yaml"),
+                "--source", "telquel", "la souveraineté")  # too short to detect: the source's language
+    assert short.exit_code == 0 and short.output.startswith("MATCH fr: souveraineté (body)"), short.output
 
 
 def test_try_reads_a_file_and_prints_near_misses_as_json(tmp_path: Path) -> None:
@@ -312,6 +315,8 @@ def test_alerts_retry_touches_only_failed_or_dead_deliveries(tmp_path: Path) -> 
     assert failed.exit_code == 0 and failed.output.strip() == "1 delivery due again"
     pending = run("--config", str(ROOT / "config"), "alerts", "retry", "aaaa", env=env)
     assert pending.exit_code == 1 and "delivery 'aaaa' is pending, not failed or dead" in pending.output
+    wildcard = run("--config", str(ROOT / "config"), "alerts", "retry", "%", env=env)  # not a LIKE pattern
+    assert wildcard.exit_code == 1 and "no delivery id starts with '%'" in wildcard.output
     typo = run("--config", str(ROOT / "config"), "alerts", "retry", "zzzz", env=env)
     assert typo.exit_code == 1 and "no delivery id starts with 'zzzz'" in typo.output
     suppressed = run("--config", str(ROOT / "config"), "alerts", "retry", "cccc", env=env)

@@ -117,6 +117,8 @@ def test_a_hanging_receiver_times_out_and_a_delivery_dies_after_its_attempts(tmp
         assert statuses(archive)["webhook"] == "dead" and done.dead == 1
         [given_up] = [e for e in done.errors if " is dead after 3 attempts: " in e]
         assert "timed out" in given_up and "it is retried" not in given_up  # it is not, any more
+        stored = archive.db.execute("SELECT last_error FROM deliveries WHERE channel = 'webhook'").fetchone()[0]
+        assert "timed out" in stored and "it is retried" not in stored  # as `veille alerts` shows it
     finally:
         hook.stop()
 

@@ -113,3 +113,5 @@ def test_a_timing_edit_moves_the_deliveries_that_wait(archive: Archive) -> None:
     assert due == {"all-ar": "2026-11-26T03:50:00Z", "only-b": "2026-11-26T09:00:00Z"}  # a failed one keeps
     # its backoff
     assert reschedule_pending(conn, [shorter], at) == 0
+    conn.execute("UPDATE deliveries SET due_at = '2026-11-26T02:00:00Z' WHERE watcher = 'all-ar'")
+    assert reschedule_pending(conn, [watcher(name="all-ar", mode="daily 08:00")], at) == 0  # due: stays
