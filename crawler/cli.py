@@ -17,9 +17,10 @@ from crawler.dates import format_utc, utc_now
 from crawler.exceptions import VeilleError
 from crawler.reports import source_health
 from crawler.runs import SourceRun
-from crawler.search import search
+from crawler.search import search, with_original_snippets
 from crawler.storage import Archive
 from crawler.tables import format_table, shorten
+from crawler.yamlconf import LANGUAGES
 
 
 @click.group()
@@ -245,8 +246,17 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
     """
     config = load(ctx, sends=False)
     lower = parse_since(since)
+    if lang and lang not in LANGUAGES:  # a typo would just find nothing
+        raise CommandError(f"--lang {lang!r}: not a language code "
+                           f"(hint: one of {', '.join(sorted(LANGUAGES))})")
     archive = open_archive(config, existing=True)
-    hits = search(archive.db, query, language=lang, source=source, since=lower, limit=limit)
+    if source and source not in {s.name for s in config.sources} and not archive.db.execute(
+            "SELECT 1 FROM articles WHERE source = ? LIMIT 1", [source]).fetchone():
+        archive.close()
+        raise CommandError(f"--source {source!r}: no such source and no article from it "
+                           "(hint: `veille sources` lists them)")
+    hits = with_original_snippets(archive.db, search(archive.db, query, language=lang, source=source,
+                                                     since=lower, limit=limit), query)
     archive.close()
     if not hits:
         click.echo("no article found", err=True)

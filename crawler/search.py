@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -82,9 +82,36 @@ def search(db: Database, text: str, *, language: str | None = None, source: str 
         params.append(since)
     sql = (
         "SELECT a.id, a.source, a.title, a.url, a.language, a.published_at, "
-        "snippet(articles_fts, 1, '[', ']', ' … ', 12) AS snippet "
+        "snippet(articles_fts, -1, '[', ']', ' … ', 12) AS snippet "  # -1: the column that matched
         "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
         f"WHERE {' AND '.join(where)} ORDER BY bm25(articles_fts, 5.0, 1.0), a.published_at DESC "
         "LIMIT ?")
     rows: list[Any] = db.execute(sql, params + [limit]).fetchall()
     return [Hit(*row) for row in rows]
+
+
+def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit]:
+    """The hits with snippets cut from the articles' own words, not from the index's folded text,
+    each searched word marked (found by the topic matcher, clitics and all); a hit whose words
+    cannot be located keeps the index's snippet."""
+    from alerts.matcher import Article, Matcher
+    from alerts.render import snippet
+    from alerts.topics import Topic, make_term
+
+    words = list(dict.fromkeys(re.findall(r"\w+", text)))
+    if not hits or not words:
+        return hits
+    matcher = Matcher([Topic(name="q", title="q", any=tuple(make_term(w, frozenset()) for w in words))])
+    out = []
+    for hit in hits:
+        row = db.execute("SELECT title, summary, body FROM articles WHERE id = ?", [hit.id]).fetchone()
+        fields = dict(zip(("title", "summary", "body"), row or ("", "", ""), strict=True))
+        found = [h for m in matcher.explain(Article(**{k: v or "" for k, v in fields.items()})).matches
+                 for h in m.hits]
+        where = next((f for f in ("body", "summary", "title") if any(h.field == f for h in found)), None)
+        if where is None:
+            out.append(hit)
+            continue
+        spans = [{"start": h.start, "end": h.end} for h in found if h.field == where]
+        out.append(replace(hit, snippet=snippet(fields[where], spans, ("[", "]"))))
+    return out

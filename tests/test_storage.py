@@ -85,6 +85,18 @@ def test_search_finds_arabic_words_with_clitics(archive: Archive) -> None:
     assert search(archive.db, "") == []
 
 
+def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
+    # The index holds folded text: its snippets read "مدينه سلا هاديه" and "souverainete".
+    from crawler.search import with_original_snippets
+
+    archive.store(build_record(item("https://x.ma/a-11111", "مع حلول الغروب، بدت مدينة سلا هادئة.", title="مساء")))
+    archive.store(build_record(item("https://x.ma/b-22222", "Un texte sans rapport.", title="La souveraineté numérique")))
+    [arabic] = with_original_snippets(archive.db, search(archive.db, "سلا"), "سلا")
+    assert arabic.snippet == "مع حلول الغروب، بدت مدينة [سلا] هادئة."
+    [title_only] = with_original_snippets(archive.db, search(archive.db, "souverainete"), "souverainete")
+    assert title_only.snippet == "La [souveraineté] numérique"  # the title, where it matched
+
+
 def test_fts_query_quotes_user_syntax() -> None:
     assert fts_query('IA OR "x') == '"ia" AND "or" AND "x"'
 
