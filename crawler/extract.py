@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,9 @@ from crawler.language import choose_language
 from crawler.metadata import page_metadata, visible_author, visible_dates
 from crawler.selectors import select, select_text
 
+# A link to another article inside the body ("Lire aussi : …"): trafilatura keeps it as a paragraph.
+READ_ALSO = re.compile(r"\s*(?:[àa] lire aussi|lire aussi|voir aussi|read also|also read|read more|"
+                       r"اقرأ أيضا|اقرأ ايضا|اقرأ أيضاً|إقرأ أيضا)\b.{0,200}$", re.IGNORECASE)
 REQUIRED = ("title", "body", "published_at")
 MIN_BODY = 80
 # fast: no comparison with justext, which doubled the time without changing news bodies. Built once:
@@ -98,7 +102,7 @@ def _generic_body(doc: Selector, url: str, title: str | None) -> str | None:
     lines = text.split("\n")
     if title and lines and lines[0].strip() == title.strip():
         lines = lines[1:]  # trafilatura repeats the headline as the first line
-    body = tidy("\n\n".join(line for line in lines if line.strip()))
+    body = tidy("\n\n".join(line for line in lines if line.strip() and not READ_ALSO.match(line)))
     return body if len(body) >= MIN_BODY else None
 
 
