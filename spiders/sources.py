@@ -206,12 +206,13 @@ class SourcesSpider(scrapy.Spider):
         for entry in newest_first(entries, limit):
             state.run.found += 1
             keys = identity_keys(entry.url, guid=entry.guid)
+            slot = state.merge(keys, entry)  # a later route's summary or GUID still reaches the item
             if not state.is_new(keys) or not self._needs_fetch(keys, entry):
                 state.run.duplicate += 1
                 continue
             request = scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
                                      dont_filter=True, meta={"source": state.source.name,
-                                                             "route": route, "entry": entry})
+                                                             "route": route, "slot": slot})
             yield self.tracker.track(state.source.name, request)
 
     def _needs_fetch(self, keys: list[str], entry: FeedEntry) -> bool:
@@ -225,7 +226,7 @@ class SourcesSpider(scrapy.Spider):
     async def parse_article(self, response: Response) -> AsyncIterator[ArticleItem]:
         """Extract one article page into an item (in a worker process); the pipeline stores it."""
         state = self.states[response.meta["source"]]
-        source, entry = state.source, response.meta["entry"]
+        source, entry = state.source, state.entries[response.meta["slot"]]
         if not isinstance(response, TextResponse):
             self._page_failed(state, f"article {response.url}: not an HTML page")
             return
@@ -249,7 +250,8 @@ class SourcesSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """Errback of article pages: keep the feed's full text when it has one, else record the error."""
         request = failure.request
-        state, entry = self.states[request.meta["source"]], request.meta["entry"]
+        state = self.states[request.meta["source"]]
+        entry = state.entries[request.meta["slot"]]
         message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
                                    self.settings.getint("DOWNLOAD_MAXSIZE"), article=True)
         if entry.content and len(entry.content) >= MIN_BODY:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from crawler.config import Route, Source
+from crawler.feeds import FeedEntry
 from crawler.runs import SourceRun
 
 
@@ -17,6 +18,8 @@ class SourceState:
     run: SourceRun
     fallbacks: list[Route]
     seen_keys: set[str] = field(default_factory=set)
+    slots: dict[str, int] = field(default_factory=dict)  # identity key: index in `entries`
+    entries: list[FeedEntry] = field(default_factory=list)  # per article, what every route said
     visited: set[str] = field(default_factory=set)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # url: etag, modified
 
@@ -36,3 +39,21 @@ class SourceState:
         new = not self.seen_keys.intersection(keys)
         self.seen_keys.update(keys)
         return new
+
+    def merge(self, keys: list[str], entry: FeedEntry) -> int:
+        """Record what a route says of one article and return its slot in `entries`: the entry seen
+        first, its blanks filled by later ones (a sitemap has no summary or GUID; the feed listing
+        the same article has)."""
+        slot = next((self.slots[k] for k in keys if k in self.slots), None)
+        if slot is None:
+            slot = len(self.entries)
+            self.entries.append(entry)
+        else:
+            known = self.entries[slot]
+            blanks = {f.name: getattr(entry, f.name) for f in fields(FeedEntry)
+                      if getattr(known, f.name) is None and getattr(entry, f.name) is not None}
+            if blanks:
+                self.entries[slot] = replace(known, **blanks)
+        for key in keys:
+            self.slots.setdefault(key, slot)
+        return slot

@@ -140,7 +140,8 @@ def test_a_canonical_pointing_at_the_home_page_is_not_trusted(spider: SourcesSpi
     page = ('<html><head><link rel="canonical" href="https://site.ma/"><title>T</title></head>'
             '<body><h1>Un titre</h1><p>' + "Un long paragraphe de texte. " * 20 + "</p></body></html>")
     entry = __import__("crawler.feeds", fromlist=["FeedEntry"]).FeedEntry(url="https://site.ma/a-1")
-    request = Request("https://site.ma/a-1", meta={"source": "site", "entry": entry,
+    slot = spider.states["site"].merge(["url:site.ma/a-1"], entry)
+    request = Request("https://site.ma/a-1", meta={"source": "site", "slot": slot,
                                                    "route": spider.states["site"].source.routes[0]})
     response = HtmlResponse("https://site.ma/a-1", body=page.encode(), encoding="utf-8", request=request)
     [item] = asyncio.run(_drain(spider.parse_article(response)))
@@ -207,3 +208,21 @@ def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: Sourc
     assert not spider._needs_fetch(keys, FeedEntry(url=url))
     assert not spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2025-01-01T00:00:00Z"))
     assert first_seen < "2999" and spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z"))
+
+
+def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: SourcesSpider) -> None:
+    # An audit's articles, listed by the sitemap and the feed, lost the feed's summary and GUID when
+    # the sitemap's copy was the one fetched.
+    from crawler.feeds import FeedEntry
+
+    state = spider.states["site"]
+    url = "https://site.ma/2025/10/cloud/"
+    sitemap = FeedEntry(url=url, title="Cloud souverain", published_at="2025-10-02T10:00:00Z")
+    feed = FeedEntry(url=url, guid="https://site.ma/?p=5001", summary="Deux data centers d'ici 2027.",
+                     title="Autre titre")
+    slot = state.merge(["url:site.ma/2025/10/cloud"], sitemap)
+    assert state.merge(["url:site.ma/2025/10/cloud", "guid:site.ma/?p=5001"], feed) == slot
+    merged = state.entries[slot]
+    assert (merged.title, merged.guid, merged.summary) == ("Cloud souverain", "https://site.ma/?p=5001",
+                                                           "Deux data centers d'ici 2027.")
+    assert merged.published_at == "2025-10-02T10:00:00Z"  # the first route's fields stay
