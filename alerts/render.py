@@ -70,7 +70,8 @@ class _SubjectPolicy(email_policy.EmailPolicy):
     def fold(self, name: str, value: str) -> str:
         if name.lower() != "subject" or str(value).isascii():
             return super().fold(name, value)
-        encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+        # 74: lines, and so encoded words, stay under RFC 2047's 75 characters.
+        encoded = Header(str(value), "utf-8", maxlinelen=74, header_name=name).encode(linesep=self.linesep)
         return f"{name}: {encoded}{self.linesep}"
 
     def fold_binary(self, name: str, value: str) -> bytes:
