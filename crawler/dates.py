@@ -66,6 +66,7 @@ _PREFIX = re.compile(
     r"^(?:(?:publie|mis a jour|mise a jour|modifie|mis en ligne|posted|published|updated"
     r"|last updated|le|on|نشر في|نشر|تاريخ النشر|اخر تحديث|بتاريخ|يوم|في)\b\s*:?\s*)+"
 )
+_PUBLISHED = re.compile(r"publie|published|posted|نشر|تاريخ النشر")
 _WEEKDAY = re.compile(
     r"^(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday"
     r"|thursday|friday|saturday|sunday|(?:mon|tue|wed|thu|fri|sat|sun)(?=,)"
@@ -122,11 +123,17 @@ def parse_date(text: str, *, now: datetime | None = None, tz: str = DEFAULT_TZ) 
     """Parse a news-site date string to an aware UTC datetime, or None if it is not a date."""
     if not isinstance(text, str) or not text.strip():
         return None
-    if "|" in text:  # "Publié le 26/11/2019 à 14h05 | Mis à jour le …": the first date that parses
-        parts = (parse_date(part, now=now, tz=tz) for part in text.split("|"))
-        return next((found for found in parts if found is not None), None)
     now = _as_utc(now or utc_now())
-    zone = ZoneInfo(tz)
+    whole = _parse_one(text, now, ZoneInfo(tz))
+    if whole is not None or "|" not in text:
+        return whole
+    # "Publié le 26/11/2019 à 14h05 | Mis à jour le …" (a date on each side; "26 novembre 2019 |
+    # 15:00" parses whole): the publication's part first, else the first that parses.
+    parts = sorted(text.split("|"), key=lambda part: not _PUBLISHED.search(_normalize(part)))
+    return next((found for part in parts if (found := _parse_one(part, now, ZoneInfo(tz)))), None)
+
+
+def _parse_one(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     raw = " ".join(text.translate(_DIGITS).split())
     result = _parse_machine(raw, zone)
     if result is None:
