@@ -8,10 +8,13 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
-# WordPress's feed footer, in English and in French ("L’article … est apparu en premier sur …").
+# WordPress's feed footer, in English and in French ("L’article … est apparu en premier sur …"): a
+# last paragraph of its own, or glued to the "[…]" that ends an excerpt. Anchored so that a
+# sentence such as "L'article 47 de la Constitution…" earlier in the text is never taken for it.
 WP_FOOTER = re.compile(
-    r"\s*(?:\[(?:…|\.\.\.|&#8230;)\]\s*)?(?:The post .{1,600}? appeared first on"
-    r"|L[’']article .{1,600}? est apparu en premier sur) .{1,200}?\.?\s*$", re.DOTALL)
+    r"(?:\s*\[(?:…|\.\.\.|&#8230;)\]\s*|\s*\n\s*|^\s*)"
+    r"(?:The post [^\n]{1,600}? appeared first on|L[’']article [^\n]{1,600}? est apparu en premier sur)"
+    r" [^\n]{1,200}?\.?\s*$")
 TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
 # Runs of ordinary spaces only: French typography's non-breaking spaces are part of the text.
 # Only what changes: a lone space is left alone (replacing each of thousands cost more than the rest).

@@ -32,6 +32,18 @@ def test_real_hespress_feed() -> None:
     assert all(not (e.summary or "").endswith("[…]") for e in entries)
 
 
+def test_a_sentence_like_the_footer_is_not_taken_for_it() -> None:
+    # Legal news: "L'article 47 de la Constitution …" earlier in the text must survive the French
+    # footer, and a sentence ending "appeared first on …" is not a footer unless it stands alone.
+    from crawler.cleaning import strip_feed_footer
+
+    text = ("Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi.\n\n"
+            "L’article Un vote est apparu en premier sur Le Desk.")
+    assert strip_feed_footer(text) == "Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi."
+    odd = "Rabat. The post office appeared first on the list of closures."
+    assert strip_feed_footer(odd) == odd
+
+
 @pytest.mark.parametrize("footer", [
     "<p>The post Cloud souverain : deux data centers d’ici 2027 appeared first on H24info.</p>",
     "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
