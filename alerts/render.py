@@ -34,12 +34,14 @@ class Alert:
 
 
 def snippet(text: str, spans: list[dict[str, Any]], mark: tuple[str, str] = ("«", "»"),
-            escape: bool = False) -> str:
-    """Up to SNIPPET characters around the first matched span, every span in it marked."""
+            escape: bool = False, around: int | None = None) -> str:
+    """Up to SNIPPET characters around the first matched span (or offset `around`), every span in
+    it marked."""
     if not text:
         return ""
     spans = sorted({(s["start"], s["end"]) for s in spans})
-    start = max(0, spans[0][0] - SNIPPET // 3) if spans else 0
+    anchor = around if around is not None else spans[0][0] if spans else None
+    start = max(0, anchor - SNIPPET // 3) if anchor is not None else 0
     end = min(len(text), start + SNIPPET)
     out, cursor = [], start
     for a, b in spans:

@@ -91,14 +91,15 @@ def search(db: Database, text: str, *, language: str | None = None, source: str 
 
 
 def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit]:
-    """The hits with snippets cut from the articles' own words, not from the index's folded text,
-    each searched word marked (found by the topic matcher, clitics and all); a hit whose words
+    """The hits with snippets cut from the articles' own words, not from the index's folded text:
+    from the field where most of the searched words occur, around the place where most of them are
+    close together, each marked (found by the topic matcher, clitics and all). A hit whose words
     cannot be located keeps the index's snippet."""
     from alerts.matcher import Article, Matcher
-    from alerts.render import snippet
+    from alerts.render import SNIPPET, snippet
     from alerts.topics import Topic, make_term
 
-    words = list(dict.fromkeys(re.findall(r"\w+", text)))
+    words = list(dict.fromkeys(WORD.findall(text)))  # as fts_query reads them: "l'État" is one word
     if not hits or not words:
         return hits
     matcher = Matcher([Topic(name="q", title="q", any=tuple(make_term(w, frozenset()) for w in words))])
@@ -108,10 +109,25 @@ def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit
         fields = dict(zip(("title", "summary", "body"), row or ("", "", ""), strict=True))
         found = [h for m in matcher.explain(Article(**{k: v or "" for k, v in fields.items()})).matches
                  for h in m.hits]
-        where = next((f for f in ("body", "summary", "title") if any(h.field == f for h in found)), None)
-        if where is None:
+        if not found:
             out.append(hit)
             continue
-        spans = [{"start": h.start, "end": h.end} for h in found if h.field == where]
-        out.append(replace(hit, snippet=snippet(fields[where], spans, ("[", "]"))))
+        where = max(("body", "summary", "title"),  # ties go to the body
+                    key=lambda f: len({h.term for h in found if h.field == f}))
+        spans = sorted((h.start, h.end, h.term) for h in found if h.field == where)
+        marks = [{"start": a, "end": b} for a, b, _ in spans]
+        around = _densest(spans, SNIPPET * 2 // 3)
+        out.append(replace(hit, snippet=snippet(fields[where], marks, ("[", "]"), around=around)))
     return out
+
+
+def _densest(spans: list[tuple[int, int, Any]], width: int) -> int:
+    """Where a window of `width` characters holds the most distinct words, closest together."""
+    def score(start: int) -> tuple[int, int]:
+        first: dict[Any, int] = {}
+        for a, _, term in spans:
+            if start <= a < start + width:
+                first.setdefault(term, a)
+        return len(first), -(max(first.values()) - start)
+
+    return max((a for a, _, _ in spans), key=score)

@@ -97,6 +97,18 @@ def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
     assert title_only.snippet == "La [souveraineté] numérique"  # the title, where it matched
 
 
+def test_search_snippets_sit_where_the_searched_words_are_together(archive: Archive) -> None:
+    from crawler.search import with_original_snippets
+
+    body = ("Selon l'avis du ministre, " + "le secteur de la mer est en crise et de nombreux ports attendent. " * 5
+            + "L'accord de pêche avec l'Union européenne a été signé, et l'État investit.")
+    archive.store(build_record(item("https://x.ma/a-11111", body, title="Pêche")))
+    [elided] = with_original_snippets(archive.db, search(archive.db, "l'État"), "l'État")
+    assert "[l'État] investit." in elided.snippet  # one word, not "l" and "État"
+    [phrase] = with_original_snippets(archive.db, search(archive.db, "accord de pêche"), "accord de pêche")
+    assert "L'[accord] [de] [pêche] avec" in phrase.snippet  # not around the first "de"
+
+
 def test_fts_query_quotes_user_syntax() -> None:
     assert fts_query('IA OR "x') == '"ia" AND "or" AND "x"'
 
