@@ -124,7 +124,10 @@ def endpoint(url: str) -> str:
     """Where a URL connects: scheme, host and port, nothing folded (www. and m. may be other
     servers, and a refused port 80 says nothing of port 443)."""
     parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:  # ":abc" or ":99999": the download fails on its own, with its own message
+        port = 0
     return f"{(parts.hostname or '').lower()}:{port}"
 
 

@@ -44,6 +44,9 @@ class SourceState:
         """Record what a route says of one article and return its slot in `entries`: the entry seen
         first, its blanks filled by later ones (a sitemap has no summary or GUID; the feed listing
         the same article has)."""
+        # By URL keys only: two articles may share a GUID or post id by mistake, and one must not
+        # fill the other's blanks (a wrong GUID would become a permanent key of the archive).
+        keys = [k for k in keys if k.startswith("url:")]
         slot = next((self.slots[k] for k in keys if k in self.slots), None)
         if slot is None:
             slot = len(self.entries)

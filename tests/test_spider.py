@@ -226,3 +226,6 @@ def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: Sources
     assert (merged.title, merged.guid, merged.summary) == ("Cloud souverain", "https://site.ma/?p=5001",
                                                            "Deux data centers d'ici 2027.")
     assert merged.published_at == "2025-10-02T10:00:00Z"  # the first route's fields stay
+    other = FeedEntry(url="https://site.ma/2025/10/autre/", guid="https://site.ma/?p=5001", author="X")
+    assert state.merge(["url:site.ma/2025/10/autre", "guid:site.ma/?p=5001"], other) != slot  # a shared
+    assert state.entries[slot].author is None  # GUID does not make two URLs one article's hints

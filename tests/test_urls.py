@@ -78,3 +78,4 @@ def test_an_endpoint_is_the_real_host_and_port() -> None:
     assert endpoint("https://amp.site.ma/rss") == "amp.site.ma:443" != endpoint("https://www.site.ma/feed")
     assert endpoint("http://Site.ma/feed") == "site.ma:80" != endpoint("https://site.ma/feed")
     assert endpoint("http://127.0.0.1:8080/x") == "127.0.0.1:8080"
+    assert endpoint("http://site.ma:99999/x") == "site.ma:0"  # no exception for a bad port
