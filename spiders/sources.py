@@ -207,9 +207,13 @@ class SourcesSpider(scrapy.Spider):
             state.run.found += 1
             keys = identity_keys(entry.url, guid=entry.guid)
             slot = state.merge(keys, entry)  # a later route's summary or GUID still reaches the item
-            if not state.is_new(keys) or not self._needs_fetch(keys, entry):
+            fetching = not state.is_new(keys) and slot in state.fetching
+            # Seen by an earlier route of this crawl but not fetched: this route's date may still
+            # say it changed (a sitemap's lastmod where the feed gave none).
+            if fetching or not self._needs_fetch(keys, entry):
                 state.run.duplicate += 1
                 continue
+            state.fetching.add(slot)
             request = scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
                                      dont_filter=True, meta={"source": state.source.name,
                                                              "route": route, "slot": slot})

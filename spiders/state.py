@@ -20,6 +20,7 @@ class SourceState:
     seen_keys: set[str] = field(default_factory=set)
     slots: dict[str, int] = field(default_factory=dict)  # identity key: index in `entries`
     entries: list[FeedEntry] = field(default_factory=list)  # per article, what every route said
+    fetching: set[int] = field(default_factory=set)  # slots of the articles whose page is requested
     visited: set[str] = field(default_factory=set)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # url: etag, modified
 

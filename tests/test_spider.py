@@ -229,3 +229,19 @@ def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: Sources
     other = FeedEntry(url="https://site.ma/2025/10/autre/", guid="https://site.ma/?p=5001", author="X")
     assert state.merge(["url:site.ma/2025/10/autre", "guid:site.ma/?p=5001"], other) != slot  # a shared
     assert state.entries[slot].author is None  # GUID does not make two URLs one article's hints
+
+
+def test_a_later_routes_lastmod_is_still_read_for_an_article_seen_earlier(spider: SourcesSpider) -> None:
+    # The feed (no dates) lists a stored article first; the sitemap then says it changed since.
+    from crawler.articles import build_record
+    from crawler.feeds import FeedEntry
+    from crawler.items import ArticleItem
+
+    url = "https://site.ma/2025/10/article-2/"
+    spider.archive.store(build_record(ArticleItem(source="site", url=url, title="t", body="b " * 200)))
+    state = spider.states["site"]
+    route = state.source.routes[0]
+    assert list(spider._article_requests(state, route, (FeedEntry(url=url),))) == []
+    later = FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z")
+    assert [r.url for r in spider._article_requests(state, route, (later,))] == [url]
+    assert list(spider._article_requests(state, route, (later,))) == []  # requested once
