@@ -47,6 +47,8 @@ def prune(conn: sqlite3.Connection, now: datetime, body_days: int, keep_days: in
     done.attempts = conn.execute("DELETE FROM delivery_attempts WHERE attempted_at < ?", [history]).rowcount
     done.notices = conn.execute("DELETE FROM notices WHERE created_at < ? AND status IN "
                                 "('sent', 'suppressed', 'no-admin', 'dead')", [history]).rowcount
+    # A page that failed long ago and was never listed again (its wait is a week at most).
+    conn.execute("DELETE FROM page_failures WHERE last_failed_at < ?", [history])
     bands = format_utc(now - timedelta(days=story_window_days + 1))
     done.bands = conn.execute("DELETE FROM story_bands WHERE seen_at < ?", [bands]).rowcount
     conn.commit()

@@ -30,6 +30,7 @@ class SourceRun:
     routes_failed: int = 0
     pages_ok: int = 0
     pages_failed: int = 0
+    pages_waiting: int = 0  # failed in an earlier crawl, not tried again yet
     messages: list[str] = field(default_factory=list)
     interrupted: bool = False  # cut by a shutdown or Ctrl-C: says nothing of the source's health
 

@@ -121,6 +121,16 @@ def m005_daemon(db: Database) -> None:
     db.execute("CREATE TABLE daemon_state (key TEXT PRIMARY KEY, value TEXT)")
 
 
+@migrations()
+def m006_page_failures(db: Database) -> None:
+    """Article pages that failed, waiting with a growing delay before they are tried again."""
+    db.execute("""
+        CREATE TABLE page_failures (
+            key TEXT PRIMARY KEY, url TEXT NOT NULL, source TEXT NOT NULL,
+            failures INTEGER NOT NULL, last_error TEXT, last_failed_at TEXT NOT NULL,
+            retry_at TEXT NOT NULL)""")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,11 @@ from crawler.matchstore import owe, save_matches
 from crawler.runs import SourceRun
 from crawler.schema import migrate
 from crawler.search import Texts, indexed_texts, reindex
+
+# A failed article page waits 1 h, then 4 h, 16 h, 64 h, then a week between tries: a deleted article
+# or a link robots.txt forbids is not requested at every poll (nor does it keep its feed from 304s).
+PAGE_RETRY_HOURS = 1
+PAGE_RETRY_MAX_DAYS = 7
 
 if TYPE_CHECKING:
     from alerts.matcher import Matcher
@@ -271,6 +276,41 @@ class Archive:
             "last_modified = COALESCE(excluded.last_modified, last_modified), "
             "last_error = excluded.last_error",
             [url, source, kind, status, now, int(status == 304), etag, last_modified, error])
+
+    def record_page_failure(self, key: str, url: str, source: str, error: str,
+                            now: datetime | None = None) -> str:
+        """Remember that an article page failed; it waits PAGE_RETRY_HOURS × 4 per failure before
+        it is tried again (at most PAGE_RETRY_MAX_DAYS). Returns when it may be tried again."""
+        now = now or utc_now()
+        row = self.db.execute("SELECT failures FROM page_failures WHERE key = ?", [key]).fetchone()
+        failures = (row[0] if row else 0) + 1
+        wait = min(timedelta(hours=PAGE_RETRY_HOURS * 4 ** (failures - 1)),
+                   timedelta(days=PAGE_RETRY_MAX_DAYS))
+        retry_at = format_utc(now + wait)
+        # One statement, committed at once by sqlite-utils, as record_fetch: the spider writes
+        # on the reactor and must not hold a transaction the writer thread would wait for.
+        self.db.execute(
+            "INSERT INTO page_failures (key, url, source, failures, last_error, last_failed_at, "
+            "retry_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "failures = excluded.failures, "
+            "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at, "
+            "retry_at = excluded.retry_at",
+            [key, url, source, failures, error, format_utc(now), retry_at])
+        return retry_at
+
+    def page_retry_at(self, keys: Iterable[str]) -> str | None:
+        """When an article page that failed may be tried again (None: it never failed)."""
+        keys = list(keys)
+        marks = ",".join("?" * len(keys))
+        row = self.db.execute(f"SELECT MAX(retry_at) FROM page_failures WHERE key IN ({marks})",
+                              keys).fetchone() if keys else None
+        return row[0] if row else None
+
+    def forget_page_failures(self, keys: Iterable[str]) -> None:
+        """The page worked: its failures are history."""
+        keys = list(keys)
+        if keys:
+            self.db.execute(f"DELETE FROM page_failures WHERE key IN ({','.join('?' * len(keys))})", keys)
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a route's ETag and Last-Modified for the next conditional GET."""

@@ -213,10 +213,15 @@ class SourcesSpider(scrapy.Spider):
             if fetching or not self._needs_fetch(keys, entry):
                 state.run.duplicate += 1
                 continue
+            retry_at = self.archive.page_retry_at(keys)
+            if retry_at and retry_at > utc_now_iso():  # failed before: not at every poll
+                state.run.pages_waiting += 1
+                continue
             state.fetching.add(slot)
             request = scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
-                                     dont_filter=True, meta={"source": state.source.name,
-                                                             "route": route, "slot": slot})
+                                     dont_filter=True, meta={"source": state.source.name, "route": route,
+                                                             "slot": slot, "keys": keys,
+                                                             "failed_before": retry_at is not None})
             yield self.tracker.track(state.source.name, request)
 
     def _needs_fetch(self, keys: list[str], entry: FeedEntry) -> bool:
@@ -232,15 +237,17 @@ class SourcesSpider(scrapy.Spider):
         state = self.states[response.meta["source"]]
         source, entry = state.source, state.entries[response.meta["slot"]]
         if not isinstance(response, TextResponse):
-            self._page_failed(state, f"article {response.url}: not an HTML page")
+            self._page_failed(state, f"article {response.url}: not an HTML page", response.meta)
             return
         rules = SiteRules(dict(source.extract), source.timezone, source.languages)
         try:
             analysis = await self.pool.analyse(response.text, response.url, rules, entry)
         except Exception as exc:  # one broken page must not stop the source
             self.logger.exception("%s: extraction failed for %s", source.name, response.url)
-            self._page_failed(state, f"article {response.url}: extraction failed: {exc!r}")
+            self._page_failed(state, f"article {response.url}: extraction failed: {exc!r}", response.meta)
             return
+        if response.meta.get("failed_before"):
+            self.archive.forget_page_failures(response.meta["keys"])
         page = analysis.page
         route = response.meta["route"]
         canonical = trusted_canonical(page.canonical, response.url, route.url)
@@ -267,13 +274,16 @@ class SourcesSpider(scrapy.Spider):
                               published_at=entry.published_at, source_updated=entry.updated_at,
                               via=f"{route.kind}-content", route_url=route.url)
             return
-        self._page_failed(state, f"article {request.url}: {message}")
+        self._page_failed(state, f"article {request.url}: {message}", request.meta)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _page_failed(self, state: SourceState, message: str) -> None:
+    def _page_failed(self, state: SourceState, message: str, meta: dict | None = None) -> None:
         state.run.pages_failed += 1
         state.run.fail(message)
+        if meta and meta.get("keys") and not self.cut_by:  # a page our own stop cut did not fail
+            url = meta.get("fetch_url") or state.entries[meta["slot"]].url
+            self.archive.record_page_failure(meta["keys"][0], url, state.source.name, message)
         self.tracker.settle(state.source.name)
 
     def _item_settled(self, item: Any, **kwargs: Any) -> None:

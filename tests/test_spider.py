@@ -245,3 +245,38 @@ def test_a_later_routes_lastmod_is_still_read_for_an_article_seen_earlier(spider
     later = FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z")
     assert [r.url for r in spider._article_requests(state, route, (later,))] == [url]
     assert list(spider._article_requests(state, route, (later,))) == []  # requested once
+
+
+def test_a_failed_article_page_waits_before_it_is_tried_again(spider: SourcesSpider) -> None:
+    # A deleted article (or one robots.txt forbids) was requested at every poll, and its error kept
+    # the feed from ever being saved for a 304.
+    from datetime import UTC, datetime, timedelta
+
+    from crawler.feeds import FeedEntry
+
+    state, route = spider.states["site"], spider.states["site"].source.routes[0]
+    url = "https://site.ma/2025/10/gone/"
+    [request] = spider._article_requests(state, route, (FeedEntry(url=url),))
+    spider._page_failed(state, f"article {url}: HTTP 404 Not Found", request.meta)
+    keys = request.meta["keys"]
+    first = spider.archive.page_retry_at(keys)
+    assert first and first > datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spider.states["site"].fetching.clear()
+    spider.states["site"].seen_keys.clear()  # as in the next crawl
+    assert list(spider._article_requests(state, route, (FeedEntry(url=url),))) == []
+    assert state.run.pages_waiting == 1
+    later = datetime.now(UTC) + timedelta(hours=2)
+    second = spider.archive.record_page_failure(keys[0], url, "site", "HTTP 404", now=later)
+    assert second == (later + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ")  # 1 h, then 4 h
+    spider.archive.forget_page_failures(keys)
+    assert spider.archive.page_retry_at(keys) is None
+
+
+def test_a_page_cut_by_a_stop_is_not_remembered_as_failed(spider: SourcesSpider) -> None:
+    from crawler.feeds import FeedEntry
+
+    state, route = spider.states["site"], spider.states["site"].source.routes[0]
+    [request] = spider._article_requests(state, route, (FeedEntry(url="https://site.ma/2025/10/cut/"),))
+    spider.interrupt("shutdown")
+    spider._page_failed(state, "article https://site.ma/2025/10/cut/: download cut", request.meta)
+    assert spider.archive.page_retry_at(request.meta["keys"]) is None
