@@ -106,7 +106,7 @@ class Archive:
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
             f"SELECT a.id, a.source_updated, a.first_seen FROM article_keys k JOIN articles a "
-            f"ON a.id = k.article_id WHERE k.key IN ({marks}) LIMIT 1", keys).fetchall()
+            f"ON a.id = k.article_id WHERE k.key IN ({marks}) ORDER BY a.id LIMIT 1", keys).fetchall()
         return {"id": rows[0][0], "source_updated": rows[0][1], "first_seen": rows[0][2]} if rows else None
 
     def retry_after_until(self, url: str) -> str | None:
