@@ -41,7 +41,7 @@ def candidate_topics(config: Config, path: str | None) -> Topics:
 @click.option("--keywords", type=click.Path(exists=True, dir_okay=False),
               help="A candidate keywords file instead of the live one.")
 @click.option("--title", help="The text's title, for topics that look only at titles.")
-@click.option("--lang", help="The text's language (fr, ar, en), for topics restricted by language; "
+@click.option("--lang", help="The text's language (fr, ar, en, es, amz), for topics restricted by language; "
               "detected from the text when left out, as the crawler does.")
 @click.option("--source", help="The text's source, for topics restricted by source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

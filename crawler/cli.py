@@ -233,7 +233,7 @@ def sources(ctx: click.Context) -> None:
 
 @main.command(name="search")
 @click.argument("query")
-@click.option("--lang", help="Only articles in this language (fr, ar, en).")
+@click.option("--lang", help="Only articles in this language (fr, ar, en, es, amz).")
 @click.option("--source", help="Only articles of this source.")
 @click.option("--since", help="Only articles published since a date or a duration (7d, 12h).")
 @click.option("--limit", default=20, show_default=True, help="Number of results.")
