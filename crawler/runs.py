@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Article pages that must fail, with none working, while the routes worked, for the source to count
-# as failed (and after health_failures such crawls, as down). A page that keeps failing (deleted,
-# forbidden by robots.txt, off-site, unreadable) is fetched again at every crawl, and known pages are
-# not fetched at all: with a lower bar, one bad link would make a healthy source "down". A site that
-# blocks every page of a quiet feed is caught by the silence check instead.
+# as failed (and after health_failures such crawls, as down). Known pages are not fetched at all, so
+# a crawl often fetches only one or two new ones: with a lower bar, one bad link (deleted, forbidden by
+# robots.txt, off-site, unreadable) would make a healthy source "down". A site that blocks every page
+# of a quiet feed is caught by the silence check instead.
 MIN_FAILED_PAGES = 3
 
 
@@ -34,11 +34,16 @@ class SourceRun:
     messages: list[str] = field(default_factory=list)
     interrupted: bool = False  # cut by a shutdown or Ctrl-C: says nothing of the source's health
 
-    def fail(self, message: str) -> None:
-        """Record one error of this source."""
+    def fail(self, message: str, first: bool = False) -> None:
+        """Record one error of this source (`first`: its message before the others)."""
         self.errors += 1
         if message not in self.messages:
-            self.messages.append(message)
+            self.messages.insert(0 if first else len(self.messages), message)
+
+    def interrupt(self, reason: str, first: bool = False) -> None:
+        """Record that a stop cut this crawl short (`first`: before the errors the cut caused)."""
+        self.fail(f"crawl interrupted ({reason})", first)
+        self.interrupted = True
 
     @property
     def status(self) -> str:

@@ -282,7 +282,7 @@ class SourcesSpider(scrapy.Spider):
         state.run.pages_failed += 1
         state.run.fail(message)
         if meta and meta.get("keys") and not self.cut_by:  # a page our own stop cut did not fail
-            url = meta.get("fetch_url") or state.entries[meta["slot"]].url
+            url = state.entries[meta["slot"]].url
             self.archive.record_page_failure(meta["keys"][0], url, state.source.name, message)
         self.tracker.settle(state.source.name)
 
@@ -308,17 +308,15 @@ class SourcesSpider(scrapy.Spider):
             await asyncio.wait_for(self.cut.wait(), seconds)
         return not self.cut.is_set()
 
-    def _source_done(self, name: str, interrupted: bool = False) -> None:
+    def _source_done(self, name: str) -> None:
         state = self.states[name]
         run = state.run
         if run.finished_at is None:
-            if self.cut_by and not interrupted and run.errors:  # a clean finish stays a success
-                run.fail(f"crawl interrupted ({self.cut_by})")
-                run.messages.insert(0, run.messages.pop())  # the cause of the errors above it
-                run.interrupted = interrupted = True
+            if self.cut_by and not run.interrupted and run.errors:  # a clean finish stays a success
+                run.interrupt(self.cut_by, first=True)  # the cause of the errors after it
             run.finished_at = utc_now_iso()
             # Any failure (an article, a child sitemap, a next page): the next crawl reads the routes again.
-            if not interrupted and not run.pages_failed and not run.errors:
+            if not run.interrupted and not run.pages_failed and not run.errors:
                 for url, (etag, modified) in state.validators.items():
                     self.archive.save_validators(url, etag, modified)
             self.archive.record_run(run)
@@ -329,9 +327,8 @@ class SourcesSpider(scrapy.Spider):
         for state in self.states.values():
             if state.run.finished_at is None:
                 if reason != "finished":
-                    state.run.fail(f"crawl interrupted ({reason})")
-                    state.run.interrupted = True
-                self._source_done(state.source.name, interrupted=reason != "finished")
+                    state.run.interrupt(reason)
+                self._source_done(state.source.name)
         if self.owns_archive:
             self.archive.close()
         if self.owns_pool:
