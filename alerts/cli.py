@@ -160,14 +160,17 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
 
 
 def _check_names(config: Config, watcher: str | None, topic: str | None) -> None:
-    if watcher and watcher not in {w.name for w in config.watchers}:
-        known = ", ".join(w.name for w in config.watchers) or "none yet"
-        raise CommandError(f"--watcher {watcher!r}: no such watcher and no delivery for it "
-                           f"(hint: {config.directory / 'watchers.yaml'} has: {known})")
-    if topic and topic not in {t.name for t in config.topics.topics}:
-        known = ", ".join(t.name for t in config.topics.topics) or "none yet"
-        raise CommandError(f"--topic {topic!r}: no such topic and no delivery for it "
-                           f"(hint: {config.directory / 'keywords.yaml'} has: {known})")
+    for option, name, file, names in (
+            ("watcher", watcher, "watchers.yaml", [w.name for w in config.watchers]),
+            ("topic", topic, "keywords.yaml", [t.name for t in config.topics.topics])):
+        if name and name not in names:
+            raise CommandError(f"--{option} {name!r}: no such {option} and no delivery for it "
+                               f"{_names_hint(config, file, names)}")
+
+
+def _names_hint(config: Config, file: str, names: list[str]) -> str:
+    """'(hint: <config>/<file> has: a, b)': where the names a typo missed are written."""
+    return f"(hint: {config.directory / file} has: {', '.join(names) or 'none yet'})"
 
 
 @alerts.command(name="test")
@@ -184,9 +187,8 @@ def alerts_test(ctx: click.Context, watcher_name: str) -> None:
     config = load(ctx)
     watcher = next((w for w in config.watchers if w.name == watcher_name), None)
     if watcher is None:
-        known = ", ".join(w.name for w in config.watchers) or "none yet"
-        raise CommandError(f"unknown watcher {watcher_name!r} (hint: {config.directory / 'watchers.yaml'} "
-                           f"has: {known})")
+        raise CommandError(f"unknown watcher {watcher_name!r} "
+                           f"{_names_hint(config, 'watchers.yaml', [w.name for w in config.watchers])}")
     policy = policy_from(config.settings, dict(os.environ))
     failed = False
     for channel in channels_of(watcher):

@@ -178,12 +178,11 @@ def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: O
                                             "sent" if outcome.ok else "failed", outcome.error])
     status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
     setattr(result, status, getattr(result, status) + 1)
+    error = not_retried(outcome.error or "") if status == "dead" else outcome.error  # it is not, any more
     if status == "dead":
-        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: "
-                             f"{not_retried(outcome.error or '')}")
+        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: {error}")
     elif status == "failed":
-        result.errors.append(f"delivery {delivery_id}: {outcome.error}")
-    error = not_retried(outcome.error or "") if status == "dead" else outcome.error
+        result.errors.append(f"delivery {delivery_id}: {error}")
     save_settlement(conn, "deliveries", delivery_id, status, attempts, error, now, due)
     conn.commit()  # before the next send: a crash can only repeat the message in flight
 
