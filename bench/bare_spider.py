@@ -39,10 +39,16 @@ class BareSpider(scrapy.Spider):
 
 def crawl_bare(config: Config) -> int:
     """Run the bare spider on the config's first sitemap with the same Scrapy settings; pages fetched."""
+    return run_sitemap_spider(config, BareSpider)
+
+
+def run_sitemap_spider(config: Config, spider: type[BareSpider], **kwargs: object) -> int:
+    """Run a spider of this kind on the config's first sitemap with the project's Scrapy settings and
+    no item pipeline; its page count."""
     settings = build_scrapy_settings(config, log_level="ERROR")
     settings.set("ITEM_PIPELINES", {}, priority="cmdline")
     process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(BareSpider)
-    process.crawl(crawler, start_url=config.sources[0].routes[0].url)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, start_url=config.sources[0].routes[0].url, **kwargs)
     process.start()
     return crawler.spider.pages

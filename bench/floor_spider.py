@@ -12,21 +12,18 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from copy import copy
 
 import scrapy
 import trafilatura
-from scrapy.crawler import AsyncCrawlerProcess
 
+from bench.bare_spider import BareSpider, run_sitemap_spider
 from crawler.config import Config
 from crawler.extract import TRAFILATURA
-from crawler.runner import build_scrapy_settings
 
-LOC = re.compile(rb"<loc>([^<]+)</loc>")
 _db: sqlite3.Connection | None = None
 _pending = 0
 
@@ -62,25 +59,15 @@ def finish() -> None:
         _db.execute("COMMIT")
 
 
-class FloorSpider(scrapy.Spider):
-    """Fetch the sitemaps and every page; extract and store each page in the worker."""
+class FloorSpider(BareSpider):
+    """The bare spider, each page extracted and stored in the worker."""
 
     name = "floor"
 
     def __init__(self, start_url: str = "", db: str = "", workers: int = 1, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.start_url, self.db, self.workers = start_url, db, workers
-        self.pages = 0
+        super().__init__(start_url, **kwargs)
+        self.db, self.workers = db, workers
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield scrapy.Request(self.start_url, callback=self.parse_sitemap)
-
-    def parse_sitemap(self, response: scrapy.http.Response) -> Iterator[scrapy.Request]:
-        for url in LOC.findall(response.body):
-            target = url.decode()
-            callback = self.parse_sitemap if target.endswith(".xml") else self.parse_page
-            yield scrapy.Request(target, callback=callback)
 
     async def parse_page(self, response: scrapy.http.Response) -> AsyncIterator[None]:
         future = self.pool.submit(extract_and_store, self.db, response.text, response.url)
@@ -97,10 +84,4 @@ class FloorSpider(scrapy.Spider):
 
 def crawl_floor(config: Config, db: str, workers: int = 1) -> int:
     """Run the floor spider on the config's first sitemap with the same Scrapy settings; pages stored."""
-    settings = build_scrapy_settings(config, log_level="ERROR")
-    settings.set("ITEM_PIPELINES", {}, priority="cmdline")
-    process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(FloorSpider)
-    process.crawl(crawler, start_url=config.sources[0].routes[0].url, db=db, workers=workers)
-    process.start()
-    return crawler.spider.pages
+    return run_sitemap_spider(config, FloorSpider, db=db, workers=workers)
