@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from alerts.channels import SmtpSettings
+from alerts.channels import SmtpSettings, send_email
 from alerts.dispatch import Policy, dispatch_due
 from alerts.matcher import Matcher
 from alerts.render import verify
@@ -18,7 +21,7 @@ from crawler.articles import build_record
 from crawler.dates import format_utc
 from crawler.items import ArticleItem
 from crawler.storage import Archive
-from tests.servers import SmtpServer, WebhookReceiver
+from tests.servers import SmtpServer, TlsSmtpServer, WebhookReceiver
 
 REAL = json.loads((Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8"))
 BODY = next(a["content"] for a in REAL if "الذكاء الاصطناعي" in a["content"] and len(a["content"]) > 2000)
@@ -196,61 +199,47 @@ def test_an_apprise_url_reaches_its_service(tmp_path: Path, smtp: SmtpServer, ho
     assert json.loads(body)["title"].startswith("[Veille] ia: ")
 
 
-def test_starttls_with_a_login_and_a_private_ca(tmp_path: Path) -> None:
-    from alerts.channels import send_email
+@contextmanager
+def tls_server(tmp_path: Path, implicit: bool = False) -> Iterator[tuple[TlsSmtpServer, str, EmailMessage]]:
+    """A TLS aiosmtpd server with its own CA (STARTTLS, or TLS from the first byte), that CA's
+    certificate file, and a sample alert to send through it."""
     from alerts.dispatch import sample_alert
     from alerts.render import email_message
-    from tests.servers import TlsSmtpServer, make_certificate
+    from tests.servers import ImplicitTlsSmtpServer, make_certificate
 
     cert, key = make_certificate(tmp_path)
-    server = TlsSmtpServer(cert, key).start()
+    server = (ImplicitTlsSmtpServer if implicit else TlsSmtpServer)(cert, key).start()
     try:
         watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
-        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+        yield server, cert, email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+    finally:
+        server.stop()
+
+
+def test_starttls_with_a_login_and_a_private_ca(tmp_path: Path) -> None:
+    with tls_server(tmp_path) as (server, cert, message):
         good = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "s3cret", timeout=5, ca_file=cert)
         assert send_email(good, message).ok and server.logins == ["veille"]
         unknown_ca = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "s3cret", timeout=5)
         refused = send_email(unknown_ca, message)
         assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in refused.error
         assert len(server.mailbox.messages) == 1
-    finally:
-        server.stop()
 
 
 def test_a_wrong_smtp_password_is_named_as_such_and_nothing_is_sent(tmp_path: Path) -> None:
-    from alerts.channels import send_email
-    from alerts.dispatch import sample_alert
-    from alerts.render import email_message
-    from tests.servers import TlsSmtpServer, make_certificate
-
-    cert, key = make_certificate(tmp_path)
-    server = TlsSmtpServer(cert, key).start()
-    try:
-        watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
-        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+    with tls_server(tmp_path) as (server, cert, message):
         wrong = SmtpSettings("127.0.0.1", server.port, "starttls", "veille", "guess", timeout=5, ca_file=cert)
         outcome = send_email(wrong, message)
         assert not outcome.ok and server.mailbox.messages == []
         assert outcome.error == (f"SMTP 127.0.0.1:{server.port}: login as veille refused: "
                                  "5.7.8 Authentication credentials invalid "
                                  "(hint: check smtp_user and the variable smtp_password names; it is retried)")
-    finally:
-        server.stop()
 
 
 # aiosmtpd warns of AUTH without STARTTLS: it cannot see that this server is TLS from the first byte.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_implicit_tls_sends_with_a_login(tmp_path: Path) -> None:
-    from alerts.channels import send_email
-    from alerts.dispatch import sample_alert
-    from alerts.render import email_message
-    from tests.servers import ImplicitTlsSmtpServer, make_certificate
-
-    cert, key = make_certificate(tmp_path)
-    server = ImplicitTlsSmtpServer(cert, key).start()
-    try:
-        watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
-        message = email_message(sample_alert(watcher), "v@example.ma", ["a@example.ma"])
+    with tls_server(tmp_path, implicit=True) as (server, cert, message):
         smtps = SmtpSettings("127.0.0.1", server.port, "ssl", "veille", "s3cret", timeout=5, ca_file=cert)
         assert send_email(smtps, message).ok and server.logins == ["veille"]
         assert len(server.mailbox.messages) == 1
@@ -259,8 +248,6 @@ def test_implicit_tls_sends_with_a_login(tmp_path: Path) -> None:
         outcome = send_email(starttls, message)
         assert not outcome.ok and outcome.error.startswith(f"SMTP 127.0.0.1:{server.port}: ")
         assert outcome.error.endswith("(hint: check smtp_host, smtp_port and smtp_tls; it is retried)")
-    finally:
-        server.stop()
 
 
 def test_a_receiver_that_answers_garbage_fails_alone_and_the_rest_is_sent(tmp_path: Path, smtp: SmtpServer) -> None:
