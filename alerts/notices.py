@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from alerts.channels import Outcome, guarded, send_apprise, send_email, send_webhook
 from alerts.outbox import NAMESPACE, apprise_of, channels_of, settle
-from alerts.render import new_message
+from alerts.render import new_message, safe_data
 from alerts.watchers import Watcher
+from crawler.cleaning import safe_text
 from crawler.dates import format_utc
 
 if TYPE_CHECKING:
@@ -79,15 +80,15 @@ def notice_email(notice: Notice, sender: str, to: list[str]) -> EmailMessage:
     message["Subject"] = f"[Veille] {notice.subject}"
     message["From"] = sender
     message["To"] = ", ".join(to)
-    message.set_content(notice.body + "\n")
+    message.set_content(safe_text(notice.body) + "\n")
     return message
 
 
 def notice_payload(notice: Notice, delivery: str) -> bytes:
     """The JSON body of schema veille.notice/1."""
-    return json.dumps({"schema": SCHEMA, "delivery_id": delivery, "kind": notice.kind, "key": notice.key,
-                       "subject": notice.subject, "body": notice.body},
-                      ensure_ascii=False, sort_keys=True).encode("utf-8")
+    data = {"schema": SCHEMA, "delivery_id": delivery, "kind": notice.kind, "key": notice.key,
+            "subject": notice.subject, "body": notice.body}
+    return json.dumps(safe_data(data), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def send_notices(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,

@@ -17,8 +17,11 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from crawler.cleaning import safe_line, safe_text
+
 SCHEMA = "veille.alert/1"
 SNIPPET = 220
+SUBJECT_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -63,23 +66,58 @@ def body_spans(alert: Alert) -> list[dict[str, Any]]:
 
 
 class _SubjectPolicy(email_policy.EmailPolicy):
-    """Python's default policy, except for a non-ASCII Subject. When the default policy folds one it
-    leaves the space between two encoded words outside both, where RFC 2047 tells mail readers to
-    drop it: 28 of 74 real Moroccan titles arrived with two words glued ("millionsd’euros",
-    "الاصطناعيفي"). The legacy encoder keeps every space inside the encoded words, each at most 75
-    characters, so folding between them loses nothing."""
+    """Python's default policy, except for the Subject, and a last check on every header.
 
-    def fold(self, name: str, value: str) -> str:
-        if name.lower() != "subject" or str(value).isascii():
-            return super().fold(name, value)
-        # 74: lines, and so encoded words, stay under RFC 2047's 75 characters.
-        encoded = Header(str(value), "utf-8", maxlinelen=74, header_name=name).encode(linesep=self.linesep)
-        return f"{name}: {encoded}{self.linesep}"
+    The Subject is kept as the text we give it and encoded by us. The default policy parses a
+    header when it is set, decoding any RFC 2047 encoded word in it, then folds the decoded text
+    raw: a title holding `=?utf-8?q?=0D=0AReply-To:...?=` put the attacker's headers and body on
+    the wire (Python 3.11 and 3.12). So a Subject that is not plain ASCII, or that looks like an
+    encoded word, is always encoded whole by the legacy encoder, and a reader shows its text as
+    written. That encoder also keeps every space inside the encoded words, each at most 75
+    characters: the default folding left the space between two encoded words outside both, where
+    RFC 2047 tells readers to drop it, and 28 of 74 real Moroccan titles arrived with two words
+    glued ("millionsd’euros", "الاصطناعيفي")."""
 
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if name.lower() != "subject" or str(value).isascii():
-            return super().fold_binary(name, value)
-        return self.fold(name, value).encode("ascii")
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if name.lower() != "subject" or not isinstance(value, str):
+            return super().header_store_parse(name, value)
+        return (name, safe_line(value, SUBJECT_MAX))
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if name.lower() != "subject" or not isinstance(value, str) or not _needs_encoding(value):
+            return super().header_fetch_parse(name, value)
+        return super().header_fetch_parse(name, _encoded(value, name, self.linesep))
+
+    def fold(self, name: str, value: Any) -> str:
+        if name.lower() == "subject" and isinstance(value, str) and _needs_encoding(value):
+            return _checked(name, f"{name}: {_encoded(value, name, self.linesep)}{self.linesep}")
+        return _checked(name, super().fold(name, value))
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() == "subject" and isinstance(value, str) and _needs_encoding(value):
+            return self.fold(name, value).encode("ascii")
+        folded = super().fold_binary(name, value)
+        _checked(name, folded.decode("ascii", "replace"))
+        return folded
+
+
+def _needs_encoding(text: str) -> bool:
+    return not text.isascii() or "=?" in text
+
+
+def _encoded(text: str, name: str, linesep: str) -> str:
+    # 74: lines, and so encoded words, stay under RFC 2047's 75 characters.
+    return Header(text, "utf-8", maxlinelen=74, header_name=name).encode(linesep=linesep)
+
+
+def _checked(name: str, folded: str) -> str:
+    """A folded header, refused if a line break in it starts anything but a continuation line: the
+    mark of a header injected through a value, whatever path the value took."""
+    lines = folded.replace("\r\n", "\n").rstrip("\n").split("\n")
+    if "\r" in folded.replace("\r\n", "") or "\0" in folded \
+            or any(not line[:1].isspace() for line in lines[1:]):
+        raise ValueError(f"the {name} header would carry a line break or a NUL; the message is not sent")
+    return folded
 
 
 EMAIL_POLICY = _SubjectPolicy()
@@ -91,9 +129,9 @@ def new_message() -> EmailMessage:
 
 
 def subject(alert: Alert) -> str:
-    """'[Veille] ia, jazari: <title>' (UTF-8; the mail library encodes it)."""
-    title = " ".join((alert.article.get("title") or "(sans titre)").split())
-    return f"[Veille] {', '.join(alert.topics)}: {title}"[:200]
+    """'[Veille] ia, jazari: <title>' on one line, controls removed (UTF-8; EMAIL_POLICY encodes it)."""
+    title = safe_line(alert.article.get("title") or "") or "(sans titre)"
+    return safe_line(f"[Veille] {', '.join(alert.topics)}: {title}", SUBJECT_MAX)
 
 
 def email_message(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
@@ -112,28 +150,45 @@ def email_message(alert: Alert, sender: str, recipients: list[str]) -> EmailMess
 def plain_text(alert: Alert) -> str:
     """The plain-text part."""
     article, terms = alert.article, _terms(alert)
-    lines = [article.get("title") or "", f"{article.get('source')} · {article.get('published_at') or ''}",
-             article.get("url") or "", "", snippet(article.get("body") or "", body_spans(alert)), "",
+    lines = [_line(article, "title"), f"{article.get('source')} · {article.get('published_at') or ''}",
+             _line(article, "url"), "", snippet(article.get("body") or "", body_spans(alert)), "",
              f"Topics: {', '.join(alert.topics)} (terms: {', '.join(terms)})"]
     if alert.others:
-        lines += ["", "Also carried by:"] + [f"- {o['source']}: {o['url']}" for o in alert.others]
-    return "\n".join(lines) + "\n"
+        lines += ["", "Also carried by:"] + [f"- {o['source']}: {_line(o, 'url')}" for o in alert.others]
+    return safe_text("\n".join(lines) + "\n")
 
 
 def html_text(alert: Alert) -> str:
     """The HTML part: everything from the article escaped, every block dir="auto"."""
     a, esc = alert.article, html.escape
     found = snippet(a.get("body") or "", body_spans(alert), ("<mark>", "</mark>"), escape=True)
-    others = "".join(f'<li dir="auto">{esc(o["source"])}: <a href="{esc(o["url"], quote=True)}">'
-                     f'{esc(o.get("title") or o["url"])}</a></li>' for o in alert.others)
-    return (
+    others = "".join(f'<li dir="auto">{esc(o["source"])}: <a href="{esc(_line(o, "url"), quote=True)}">'
+                     f'{esc(_line(o, "title") or _line(o, "url"))}</a></li>' for o in alert.others)
+    return safe_text(
         '<!DOCTYPE html><html><body>'
-        f'<h2 dir="auto"><a href="{esc(a.get("url") or "", quote=True)}">{esc(a.get("title") or "")}</a></h2>'
+        f'<h2 dir="auto"><a href="{esc(_line(a, "url"), quote=True)}">{esc(_line(a, "title"))}</a></h2>'
         f'<p dir="auto">{esc(str(a.get("source") or ""))} · {esc(str(a.get("published_at") or ""))}</p>'
         f'<p dir="auto">{found}</p>'
         f'<p dir="auto">Topics: {esc(", ".join(alert.topics))} (terms: {esc(", ".join(_terms(alert)))})</p>'
         + (f'<p>Also carried by:</p><ul>{others}</ul>' if others else "")
         + "</body></html>")
+
+
+def _line(record: dict[str, Any], key: str) -> str:
+    """A title or URL of an article as one safe line (a stored title may predate the extraction's
+    own cleaning)."""
+    return safe_line(str(record.get(key) or ""), 1000)
+
+
+def safe_data(value: Any) -> Any:
+    """JSON data with every string made safe (no controls, lone surrogates or bidi overrides)."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {k: safe_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [safe_data(v) for v in value]
+    return value
 
 
 def _terms(alert: Alert) -> list[str]:
@@ -147,7 +202,7 @@ def webhook_payload(alert: Alert) -> bytes:
     data = {"schema": SCHEMA, "delivery_id": alert.delivery_id, "watcher": alert.watcher,
             "topics": list(alert.topics), "article": article, "matches": list(alert.matches),
             "story": {"other_sites": list(alert.others)}}
-    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return json.dumps(safe_data(data), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 def signature(body: bytes, secret: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crawler.cleaning import safe_text
 from crawler.fingerprint import content_hash, fingerprint_text
 from crawler.items import ArticleItem
 from crawler.search import Texts, indexed_texts
@@ -12,6 +13,7 @@ from crawler.urls import clean_url, identity_keys
 
 ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
                   "source_updated", "guid", "via")
+TEXT_FIELDS = ("url", "title", "summary", "body", "author", "guid")
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,14 @@ def digest_text(title: str | None, summary: str | None, body: str | None) -> Dig
 def build_record(item: ArticleItem) -> StoredArticle:
     """The archive record of an article item, keyed by every URL, GUID and post id it carries."""
     fields = {name: getattr(item, name) for name in ARTICLE_FIELDS}
-    fields["url"] = clean_url(item.url)
-    keys = identity_keys(item.url, item.fetched_url, item.link, guid=item.guid)
-    digest = item.digest or digest_text(item.title, item.summary, item.body)
+    # The extraction boundary: whatever a page or feed carried, no stored text holds a control
+    # character, a lone surrogate or a bidi override (the worker's digest is then of other text).
+    cleaned = {name: safe_text(fields[name]) for name in TEXT_FIELDS if fields[name]}
+    unsafe = {name: text for name, text in cleaned.items() if text != fields[name]}
+    fields.update(unsafe)
+    fields["url"] = clean_url(unsafe.get("url", item.url))
+    keys = identity_keys(unsafe.get("url", item.url), item.fetched_url, item.link, guid=fields["guid"])
+    digest = (None if unsafe else item.digest) or digest_text(fields["title"], fields["summary"],
+                                                              fields["body"])
     return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest.content_hash,
                          minhash=digest.fingerprint, texts=digest.texts)

@@ -21,6 +21,11 @@ TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
 SPACES = re.compile(r"[ \t]{2,}|\t")
 BLANK_LINES = re.compile(r"\n\s*\n+")
 BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "blockquote", "tr", "section")
+# What no article text may carry: C0 and C1 controls but tab and newline (NUL, CR, ESC...), lone
+# surrogates (no encoder takes them: one in a JSON-LD headline made SQLite refuse a whole batch),
+# and the bidi embeddings, overrides and isolates (U+202E shows "fdp.exe" as "exe.pdf"). The
+# marks LRM and RLM stay: Arabic text uses them, and they reorder nothing around them.
+UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def html_to_text(fragment: str | None) -> str:
@@ -37,6 +42,17 @@ def html_to_text(fragment: str | None) -> str:
     for element in root.iter(*BLOCK_TAGS):
         element.tail = "\n" + (element.tail or "")
     return tidy(root.text_content())
+
+
+def safe_text(text: str) -> str:
+    """The text without controls (but tab and newline), lone surrogates or bidi overrides."""
+    return UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n")) if UNSAFE.search(text) else text
+
+
+def safe_line(text: str, limit: int = 300) -> str:
+    """One line of safe text for a header or a title: every run of whitespace (line and paragraph
+    separators too) one space, at most `limit` characters."""
+    return safe_text(" ".join(text.split()))[:limit].rstrip()
 
 
 def tidy(text: str) -> str:

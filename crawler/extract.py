@@ -11,7 +11,7 @@ import trafilatura
 from parsel import Selector
 from trafilatura.settings import Extractor
 
-from crawler.cleaning import html_to_text, strip_feed_footer, tidy
+from crawler.cleaning import html_to_text, safe_text, strip_feed_footer, tidy
 from crawler.dates import format_utc, parse_date
 from crawler.feeds import FeedEntry
 from crawler.language import choose_language
@@ -67,14 +67,14 @@ def extract_article(html: str, url: str, rules: SiteRules, hints: FeedEntry | No
     summary = strip_feed_footer(meta["description"] or "") or hints.summary
     text_for_language = " ".join(filter(None, (title, summary, (body or "")[:1500])))
     found = {"title": title, "body": body, "published_at": published}
+    author = _override(doc, rules, "author") or meta["author"] or hints.author or visible_author(doc)
     return Extracted(
-        title=tidy(title) if title else None, canonical=meta["canonical"], published_at=published,
+        title=safe_text(tidy(title)) if title else None, canonical=meta["canonical"], published_at=published,
         modified_at=_date(meta["modified"], rules, now) or hints.updated_at,
-        author=_override(doc, rules, "author") or meta["author"] or hints.author
-        or visible_author(doc),
+        author=safe_text(author) if author else None,
         language=choose_language(text_for_language, [meta["language"], hints.language],
                                  rules.languages),
-        summary=summary or None, body=body or None,
+        summary=safe_text(summary) if summary else None, body=safe_text(body) if body else None,
         missing=tuple(name for name in REQUIRED if not found[name]))
 
 
