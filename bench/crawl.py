@@ -101,7 +101,7 @@ def write_config(directory: Path, base: str, count: int, concurrency: int, worke
     (directory / "settings.yaml").write_text(
         f"database: {directory / 'bench.db'}\ndownload_delay: 0\nconcurrent_per_domain: {concurrency}\n"
         f"concurrent_requests: {concurrency}\nretries: 0\nmax_articles_per_route: {count}\n"
-        f"extract_workers: {workers}\n")
+        f"extract_workers: {workers}\nallow_private_addresses: true\n")
 
 
 def child(phase: str, config_dir: Path) -> None:

@@ -91,7 +91,7 @@ def write_config(directory: Path, base: str, smtp_port: int, interval: int, dela
         f"    schedule: {{every: {interval}s}}\n")
     (directory / "settings.yaml").write_text(
         f"download_delay: {delay}\ntimeout: 10\nretries: 0\nmin_interval: 1s\nadaptive_polling: false\n"
-        f"dispatch_interval: 30s\nstartup_spread: 1s\n"
+        f"dispatch_interval: 30s\nstartup_spread: 1s\nallow_private_addresses: true\n"
         f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n", "utf-8")
     (directory / "keywords.yaml").write_text(f"topics:\n  - name: news\n    any: [{TERM}]\n", "utf-8")
     (directory / "watchers.yaml").write_text(

@@ -132,6 +132,7 @@ def write_config(directory: Path, base: str, smtp_port: int) -> None:
         f"sources:\n  - name: {SOURCE}\n    languages: [ar]\n    feeds: [\"{base}/feed.xml\"]\n")
     (directory / "settings.yaml").write_text(
         f"database: {directory / 'soak.db'}\ndownload_delay: 0\ntimeout: 10\nretries: 0\n"
+        "allow_private_addresses: true\n"
         f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n", "utf-8")
     (directory / "keywords.yaml").write_text(f"topics:\n  - name: soak\n    any: [{TERM}]\n", "utf-8")
     (directory / "watchers.yaml").write_text(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.topics import Topics, load_topics
 from alerts.watchers import Watcher, load_watchers
+from crawler.addresses import hosts_of
 from crawler.exceptions import ConfigError
 from crawler.schedules import Schedule, parse_duration, parse_schedule
 from crawler.selectors import selector_error
@@ -19,7 +20,7 @@ from crawler.settings_spec import SETTINGS, Settings, validate_settings
 from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
 
 SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
-               "fallbacks", "schedule", "timezone", "extract", "enabled", "notes")
+               "fallbacks", "schedule", "timezone", "extract", "enabled", "allow_private_addresses", "notes")
 LISTING_KEYS = ("url", "links", "next", "pages")
 EXTRACT_KEYS = ("title", "body", "date", "author")
 ROUTE_KINDS = ("feed", "sitemap", "listing")
@@ -55,6 +56,11 @@ class Source:
     extract: tuple[tuple[str, str], ...]
     enabled: bool
     notes: str
+    allow_private_addresses: bool = False
+
+    def urls(self) -> tuple[str, ...]:
+        """Every URL the admin wrote for this source: home page, routes and fallbacks."""
+        return (*([self.homepage] if self.homepage else []), *(r.url for r in self.routes + self.fallbacks))
 
     def selector(self, field_name: str) -> str | None:
         """The per-site selector for title, body, date or author, if configured."""
@@ -77,6 +83,10 @@ class Config:
             if source.name == name:
                 return source
         raise KeyError(name)
+
+    def private_hosts(self) -> frozenset[str]:
+        """The hosts that may resolve to private addresses: those of the sources that allow it."""
+        return frozenset().union(*(hosts_of(s.urls()) for s in self.sources if s.allow_private_addresses))
 
     def watchers_by_name(self) -> dict[str, Watcher]:
         """The watchers keyed by name, as dispatch and notices look them up."""
@@ -189,12 +199,15 @@ def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedu
         _url(raw["homepage"], key + ("homepage",), problems, owner)
     enabled = raw.get("enabled", True)
     problems.expect(enabled, bool, key + ("enabled",), "write enabled: true or enabled: false", owner)
+    private = raw.get("allow_private_addresses", False)
+    problems.expect(private, bool, key + ("allow_private_addresses",),
+                    "write allow_private_addresses: true for an intranet site", owner)
     if len(problems.messages) > before:
         return None
     return Source(name=name, title=raw.get("title") or name, languages=languages,
                   homepage=raw.get("homepage"), routes=routes, fallbacks=fallbacks,
                   schedule=schedule or default_schedule, timezone=timezone, extract=extract,
-                  enabled=enabled, notes=raw.get("notes", ""))
+                  enabled=enabled, notes=raw.get("notes", ""), allow_private_addresses=private)
 
 
 def _languages(raw: Any, key: KeyPath, problems: Problems, owner: str) -> tuple[str, ...]:

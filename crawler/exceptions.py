@@ -33,3 +33,8 @@ class QueryError(VeilleError):
     def __init__(self, message: str, column: int) -> None:
         self.column = column
         super().__init__(f"{message} at column {column}")
+
+
+class BlockedAddressError(VeilleError):
+    """Raised by the crawler's resolver when a host resolves to an address it may not fetch
+    (loopback, private, link-local...: see crawler/addresses.py)."""

@@ -87,7 +87,8 @@ def _cancelled(message: str, max_bytes: int | None) -> str:
 
 
 def _ignored(message: str) -> str:
-    if message.startswith("skipped, its host failed earlier"):  # DeadHostMiddleware: already explained
+    # DeadHostMiddleware and AddressGuardMiddleware: already explained.
+    if message.startswith(("skipped, its host failed earlier", "refused: ")):
         return message
     if "robots.txt" in message:
         return "forbidden by robots.txt (hint: the site does not allow crawling this URL)"

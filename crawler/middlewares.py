@@ -1,5 +1,5 @@
-"""Downloader middlewares: Retry-After on 429 and 503 answers, hosts already unreachable in this crawl, and
-robots.txt shared across crawls."""
+"""Downloader middlewares: where the crawler may go, Retry-After on 429 and 503 answers, hosts already
+unreachable in this crawl, and robots.txt shared across crawls."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from typing import Any, ClassVar
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import DNSLookupError
 
+from crawler.addresses import AddressPolicy, is_ip_literal, scheme_refusal
+from crawler.exceptions import BlockedAddressError
+from crawler.resolver import address_policy
 from crawler.urls import endpoint
 
 SKIPPED = "skipped, its host failed earlier in this crawl"
@@ -55,6 +60,42 @@ class RetryAfterMiddleware:
             request.meta["retry_after"] = wait
             request.meta["dont_retry"] = True
         return response
+
+
+class AddressGuardMiddleware:
+    """Refuse a request that is not http or https (a feed's `file://` link), or whose host is, or
+    resolves to, an address the policy forbids. A redirect is a new request and passes here again,
+    hop by hop. The GuardedResolver refuses the same addresses when the connection resolves the
+    name, so a name that changes its answer in between is still refused; this check is what
+    names the reason (Twisted's connection turns a resolver's error into "no results")."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
+        return cls(address_policy(crawler.settings))
+
+    async def process_request(self, request: Request) -> None:
+        refusal = scheme_refusal(request.url)
+        host = urlparse_cached(request).hostname or ""
+        if refusal is None and not self.policy.allow_all:
+            address = host if is_ip_literal(host) else await _resolve(host)
+            refusal = self.policy.refusal(host, address)
+        if refusal:
+            raise IgnoreRequest(refusal)
+
+
+async def _resolve(host: str) -> str:
+    """The address a host name resolves to, through the reactor's (caching) resolver."""
+    from twisted.internet import reactor
+
+    try:
+        return await maybe_deferred_to_future(reactor.resolve(host))
+    except BlockedAddressError as exc:
+        raise IgnoreRequest(str(exc)) from exc
+    except DNSLookupError as exc:  # as the download would fail, without asking the DNS twice
+        raise CannotResolveHostError(str(exc)) from exc
 
 
 class DeadHostMiddleware:

@@ -29,6 +29,8 @@ def build_scrapy_settings(config: Config, log_level: str = "INFO",
         "LOG_LEVEL": log_level, "LOG_FILE": log_file, "DNS_TIMEOUT": config.settings.timeout,
         "VEILLE_CONFIG_DIR": str(config.directory),
         "VEILLE_MAX_ARTICLES_PER_ROUTE": config.settings.max_articles_per_route,
+        "VEILLE_ALLOW_PRIVATE_ADDRESSES": config.settings.allow_private_addresses,
+        "VEILLE_PRIVATE_HOSTS": sorted(config.private_hosts()),
         "LOG_INSTALL_ROOT_HANDLER": True,
     })
     settings.setdict(overrides, priority="cmdline")

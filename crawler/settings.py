@@ -43,12 +43,16 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "fr,ar;q=0.9,en;q=0.8",
 }
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.AddressGuardMiddleware": 40,  # first: nothing leaves before it, robots.txt included
     "crawler.middlewares.DeadHostMiddleware": 50,  # before robots.txt, which would be tried too
     "crawler.middlewares.RetryAfterMiddleware": 560,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
 }
 VEILLE_ROBOTS_TTL = 86400  # seconds a site's robots.txt is trusted by every crawl of the process
+# http and https only: Scrapy's handlers for file:, data:, ftp: and s3: would read what a feed points at.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+TWISTED_DNS_RESOLVER = "crawler.resolver.GuardedResolver"
 ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"

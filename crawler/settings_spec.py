@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
             "longest Retry-After (s) honoured within one crawl; longer waits end the route", 0),
     Setting("max_response_bytes", int, 10_000_000, "larger bodies are refused", 10_000),
     Setting("obey_robots_txt", bool, True, "honour each site's robots.txt"),
+    Setting("allow_private_addresses", bool, False,
+            "fetch loopback, private and link-local addresses too (every site is then trusted; "
+            "for one intranet site, set it on that source instead)"),
     Setting("max_articles_per_route", int, 200,
             "article pages fetched per route and cycle at most (newest first)", 1),
     Setting("extract_workers", int, 1,

@@ -269,18 +269,21 @@ runner = AsyncCrawlerRunner(build_scrapy_settings(load_config(Path(sys.argv[1]))
 before = type(reactor.resolver).__name__
 prepare_reactor(runner)
 prepare_reactor(runner)
-print(before, type(reactor.resolver).__name__, reactor.resolver.timeout, reactor.getThreadPool().max)
+from scrapy.resolver import CachingThreadedResolver
+print(before, type(reactor.resolver).__name__, isinstance(reactor.resolver, CachingThreadedResolver),
+      reactor.resolver.timeout, reactor.getThreadPool().max)
 """
 
 
 def test_a_long_lived_runner_resolves_through_scrapys_caching_resolver(tmp_path: Path) -> None:
     # The daemon runs its own reactor: AsyncCrawlerProcess.start() never installs the resolver there,
-    # and every connection resolved its host uncached, ignoring DNS_TIMEOUT.
+    # and every connection resolved its host uncached, ignoring DNS_TIMEOUT. Scrapy's caching resolver,
+    # guarded by the address policy.
     (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n")
     (tmp_path / "settings.yaml").write_text("timeout: 12\n")
     out = subprocess.run([sys.executable, "-c", RESOLVER_CHILD, str(tmp_path)], capture_output=True,
                          text=True, timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
-    assert out.stdout.split() == ["ComplexResolverSimplifier", "CachingThreadedResolver", "12.0", "10"]
+    assert out.stdout.split() == ["ComplexResolverSimplifier", "GuardedResolver", "True", "12.0", "10"]
 
 
 def test_the_dns_cache_is_emptied_every_ten_minutes() -> None:

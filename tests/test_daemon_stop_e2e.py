@@ -20,7 +20,7 @@ def test_sigterm_cuts_a_hanging_download_and_the_cut_run_is_no_failure(tmp_path:
     config = tmp_path / "config"
     config.mkdir()
     (config / "settings.yaml").write_text("timeout: 60\nretries: 2\ndefault_schedule: 30s\nstartup_spread: 1s\n"
-                                          "min_interval: 1s\n", "utf-8")
+                                          "min_interval: 1s\nallow_private_addresses: true\n", "utf-8")
     (config / "sources.yaml").write_text(
         f"sources:\n  - name: hangs\n    languages: [fr]\n    feeds: ['http://127.0.0.1:{silent.port}/feed']\n",
         "utf-8")
