@@ -113,23 +113,39 @@ class Daemon:
         """Schedule every job, publish the state, listen for SIGHUP and HTTP."""
         loop = asyncio.get_running_loop()
         self.slots = asyncio.Semaphore(self.slot_count)
-        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
-                                          job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler = AsyncIOScheduler(
+            event_loop=loop, timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
         self._schedule_all(first=True)
         self.scheduler.add_listener(self._job_ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
         loop.add_signal_handler(signal.SIGHUP, lambda: self._follow(self.reload(forced=True)))
         self._listen_http()
-        await self.chore(self._publish_state_chore, {
-            "pid": str(os.getpid()), "started_at": self.started_at, "stopped_at": None,
-            "version": __version__, "config_dir": str(self.config.directory.resolve()),
-            "config_loaded_at": self.started_at, "config_error": None,
-            "http_listen": self.config.settings.http_listen or None}, lane="status")
+        await self.chore(
+            self._publish_state_chore,
+            {
+                "pid": str(os.getpid()),
+                "started_at": self.started_at,
+                "stopped_at": None,
+                "version": __version__,
+                "config_dir": str(self.config.directory.resolve()),
+                "config_loaded_at": self.started_at,
+                "config_error": None,
+                "http_listen": self.config.settings.http_listen or None,
+            },
+            lane="status",
+        )
         await self.heartbeat()
         enabled = [s for s in self.config.sources if s.enabled]
-        logger.info("veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
-                    __version__, len(enabled), len(self.config.topics.enabled()), len(self.config.watchers),
-                    self.db_path, os.getpid())
+        logger.info(
+            "veille %s running: %d sources, %d topics, %d watchers, database %s (pid %d)",
+            __version__,
+            len(enabled),
+            len(self.config.topics.enabled()),
+            len(self.config.watchers),
+            self.db_path,
+            os.getpid(),
+        )
         for warning in self.config.settings.warnings(self.config.directory / "settings.yaml"):
             logger.warning("%s", warning)
 
@@ -204,21 +220,34 @@ class Daemon:
         for source in self.config.sources:
             if source.enabled:
                 new = self.scheduler.get_job(f"crawl:{source.name}") is None
-                self._add_crawl_job(source, now + timedelta(seconds=spread_offset(source.name, spread))
-                                    if new else None)
+                self._add_crawl_job(
+                    source, now + timedelta(seconds=spread_offset(source.name, spread)) if new else None
+                )
         dispatch = parse_duration(settings.dispatch_interval)
-        self._put_job("dispatch", self.dispatch, IntervalTrigger(seconds=dispatch),
-                      next_run_time=now + timedelta(seconds=min(5, dispatch)) if first else None)
+        self._put_job(
+            "dispatch",
+            self.dispatch,
+            IntervalTrigger(seconds=dispatch),
+            next_run_time=now + timedelta(seconds=min(5, dispatch)) if first else None,
+        )
         self._schedule_digests()
-        self._put_job("retention", self.retention, CronTrigger.from_crontab(settings.retention_cron,
-                                                                             timezone="UTC"))
+        self._put_job(
+            "retention", self.retention, CronTrigger.from_crontab(settings.retention_cron, timezone="UTC")
+        )
         self._put_job("health", self.check_health, IntervalTrigger(seconds=HEALTH_EVERY))
         if first:
             self._put_job("heartbeat", self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_EVERY))
             self._put_job("config-watch", self.reload, IntervalTrigger(seconds=WATCH_EVERY))
 
-    def _put_job(self, job_id: str, func: Callable[..., Any], trigger: Any, args: tuple = (),
-                 next_run_time: datetime | None = None, grace: int = 60) -> None:
+    def _put_job(
+        self,
+        job_id: str,
+        func: Callable[..., Any],
+        trigger: Any,
+        args: tuple = (),
+        next_run_time: datetime | None = None,
+        grace: int = 60,
+    ) -> None:
         """Add a job, or give an existing one its new trigger without losing its turn."""
         job = self.scheduler.get_job(job_id)
         if job is not None and trigger_key(job.trigger) == trigger_key(trigger):
@@ -227,15 +256,22 @@ class Daemon:
             self.scheduler.reschedule_job(job_id, trigger=trigger)
             return
         kwargs = {"next_run_time": next_run_time} if next_run_time else {}
-        self.scheduler.add_job(func, trigger, args=args, id=job_id, name=job_id, misfire_grace_time=grace,
-                               **kwargs)
+        self.scheduler.add_job(
+            func, trigger, args=args, id=job_id, name=job_id, misfire_grace_time=grace, **kwargs
+        )
 
     def _add_crawl_job(self, source: Source, first_run: datetime | None) -> None:
         schedule = source.schedule
         interval = self.intervals.get(source.name) if schedule.cron is None else None
         grace = max(30, (interval or schedule.every_seconds or 120) // 2)
-        self._put_job(f"crawl:{source.name}", self.crawl, crawl_trigger(schedule, interval), (source.name,),
-                      first_run, grace)
+        self._put_job(
+            f"crawl:{source.name}",
+            self.crawl,
+            crawl_trigger(schedule, interval),
+            (source.name,),
+            first_run,
+            grace,
+        )
 
     def _schedule_digests(self) -> None:
         wanted = set()
@@ -292,8 +328,10 @@ class Daemon:
         for outcome in ("new", "updated", "duplicate"):
             self.counters.articles[(run.source, outcome)] += getattr(run, outcome)
         self.counters.last_crawl[run.source] = time.time()
-        line = (f"crawl {run.source}: {run.status}, {run.found} found, {run.new} new, {run.updated} updated, "
-                f"{run.not_modified} unchanged (304), {run.errors} errors in {seconds:.1f}s")
+        line = (
+            f"crawl {run.source}: {run.status}, {run.found} found, {run.new} new, {run.updated} updated, "
+            f"{run.not_modified} unchanged (304), {run.errors} errors in {seconds:.1f}s"
+        )
         if run.messages:
             line += f"; {run.messages[0]}"
         level = logging.WARNING if run.status == "failed" else logging.INFO
@@ -312,8 +350,12 @@ class Daemon:
         self.intervals[name] = interval
         if self.scheduler.get_job(f"crawl:{name}") is not None:
             self.scheduler.reschedule_job(f"crawl:{name}", trigger=crawl_trigger(schedule, interval))
-            logger.info("source %s now polled every %s (its rhythm; bounds %s)", name,
-                        format_duration(interval), schedule.describe())
+            logger.info(
+                "source %s now polled every %s (its rhythm; bounds %s)",
+                name,
+                format_duration(interval),
+                schedule.describe(),
+            )
 
     async def dispatch(self) -> None:
         """Send the alerts and notices that are due (on the chores lane)."""
@@ -353,12 +395,22 @@ class Daemon:
         jobs = []
         for job in self.scheduler.get_jobs():
             result = self.results.get(job.id)
-            jobs.append(JobRow(job.id, describe_trigger(job.trigger),
-                               format_utc(job.next_run_time) if job.next_run_time else None,
-                               self.last_runs.get(job.id), result.status if result else None,
-                               result.error if result else None))
-        await self.chore(self._heartbeat_chore, jobs, {"heartbeat_at": format_utc(utc_now()),
-                                                        "config_error": self.config_error}, lane="status")
+            jobs.append(
+                JobRow(
+                    job.id,
+                    describe_trigger(job.trigger),
+                    format_utc(job.next_run_time) if job.next_run_time else None,
+                    self.last_runs.get(job.id),
+                    result.status if result else None,
+                    result.error if result else None,
+                )
+            )
+        await self.chore(
+            self._heartbeat_chore,
+            jobs,
+            {"heartbeat_at": format_utc(utc_now()), "config_error": self.config_error},
+            lane="status",
+        )
 
     # -- live reload ---------------------------------------------------------------------------
 
@@ -412,12 +464,23 @@ class Daemon:
         self._schedule_all()
         self.counters.reloads["ok"] += 1
         changed = sum(1 for n in after.keys() & before.keys() if after[n] != before[n])
-        logger.info("config reloaded: %d sources (%d added, %d removed, %d changed), %d topics, %d watchers",
-                    len(after), len(after.keys() - before.keys()), len(before.keys() - after.keys()), changed,
-                    len(config.topics.enabled()), len(config.watchers))
+        logger.info(
+            "config reloaded: %d sources (%d added, %d removed, %d changed), %d topics, %d watchers",
+            len(after),
+            len(after.keys() - before.keys()),
+            len(before.keys() - after.keys()),
+            changed,
+            len(config.topics.enabled()),
+            len(config.watchers),
+        )
         self._done("config-watch", "reloaded")
-        self._follow(self.chore(self._publish_state_chore, {
-            "config_loaded_at": format_utc(utc_now()), "config_error": None}, lane="status"))
+        self._follow(
+            self.chore(
+                self._publish_state_chore,
+                {"config_loaded_at": format_utc(utc_now()), "config_error": None},
+                lane="status",
+            )
+        )
         if before.keys() - after.keys():  # their open problems close now, not at the next health check
             self._follow(self.chore(self._forget_chore, set(after)))
         self._reschedule_retimed(old, config)
@@ -436,17 +499,26 @@ class Daemon:
         from alerts.outbox import reschedule_pending
 
         moved = reschedule_pending(conn, watchers, utc_now())
-        logger.info("watcher timing changed (%s): %d waiting deliveries moved to it",
-                    ", ".join(w.name for w in watchers), moved)
+        logger.info(
+            "watcher timing changed (%s): %d waiting deliveries moved to it",
+            ", ".join(w.name for w in watchers),
+            moved,
+        )
 
     def _warn_restart_only(self, old: Config, new: Config) -> None:
         if new.database_path() != self.db_path:
-            logger.warning("the database path changed to %s; it takes effect at the next restart (still %s)",
-                           new.database_path(), self.db_path)
+            logger.warning(
+                "the database path changed to %s; it takes effect at the next restart (still %s)",
+                new.database_path(),
+                self.db_path,
+            )
         for name in RESTART_ONLY:
             if getattr(old.settings, name) != getattr(new.settings, name):
-                logger.warning("setting %s changed to %r; it takes effect at the next restart",
-                               name, getattr(new.settings, name))
+                logger.warning(
+                    "setting %s changed to %r; it takes effect at the next restart",
+                    name,
+                    getattr(new.settings, name),
+                )
 
     def _new_runner(self, config: Config) -> Any:
         from scrapy.crawler import AsyncCrawlerRunner
@@ -467,8 +539,11 @@ class Daemon:
         try:
             return await loop.run_in_executor(self.lanes[lane], self._with_conn, lane, func, args)
         except Exception as exc:
-            logger.error("%s failed: %s (hint: check free disk space and the database file's permissions)",
-                         func.__name__.strip("_").replace("_chore", ""), exc)
+            logger.error(
+                "%s failed: %s (hint: check free disk space and the database file's permissions)",
+                func.__name__.strip("_").replace("_chore", ""),
+                exc,
+            )
             return None
 
     def _with_conn(self, lane: str, func: Callable[..., T], args: tuple) -> T | None:
@@ -487,19 +562,32 @@ class Daemon:
     def _dispatch_chore(self, conn: Any, config: Config) -> None:
         from alerts.dispatch import dispatch_due, policy_from
 
-        done = dispatch_due(conn, config.watchers_by_name(),
-                            policy_from(config.settings, dict(os.environ)), utc_now(),
-                            stopping=lambda: self.stopping)
+        done = dispatch_due(
+            conn,
+            config.watchers_by_name(),
+            policy_from(config.settings, dict(os.environ)),
+            utc_now(),
+            stopping=lambda: self.stopping,
+        )
         for outcome in ("sent", "failed", "dead"):
             self.counters.deliveries[outcome] += getattr(done, outcome)
         if done.sent or done.failed or done.dead or done.notices:
-            logger.info("alerts: %d sent, %d failed (retried later), %d dead, %d held back by a cap, "
-                        "%d admin notices sent", done.sent, done.failed, done.dead, done.postponed,
-                        done.notices)
+            logger.info(
+                "alerts: %d sent, %d failed (retried later), %d dead, %d held back by a cap, "
+                "%d admin notices sent",
+                done.sent,
+                done.failed,
+                done.dead,
+                done.postponed,
+                done.notices,
+            )
         for error in done.errors[:5]:
             logger.warning("alert not delivered: %s", error)
-        self._done("dispatch", "failed" if done.failed or done.dead else "ok",
-                   done.errors[0] if done.errors else None)
+        self._done(
+            "dispatch",
+            "failed" if done.failed or done.dead else "ok",
+            done.errors[0] if done.errors else None,
+        )
 
     def _after_crawl_chore(self, conn: Any, name: str, config: Config) -> int | None:
         from crawler.health import adapt_interval
@@ -519,9 +607,11 @@ class Daemon:
         if _enabled_source(self.config, name) is None:
             return  # disabled or removed since this check was queued: its problems were just closed
         settings = config.settings
-        thresholds = Thresholds(settings.health_failures,
-                                timedelta(seconds=parse_duration(settings.health_silence_min)),
-                                float(settings.health_yield_drop))
+        thresholds = Thresholds(
+            settings.health_failures,
+            timedelta(seconds=parse_duration(settings.health_silence_min)),
+            float(settings.health_yield_drop),
+        )
         watchers = config.watchers_by_name()
         for line in check_source(conn, name, thresholds, watchers, utc_now(), facts):
             logger.warning(line, extra={"source": name})
@@ -536,16 +626,24 @@ class Daemon:
         from crawler.retention import prune
 
         settings = config.settings
-        done = prune(conn, utc_now(), settings.prune_bodies_after_days, settings.keep_runs_days,
-                     settings.story_window_days)
+        done = prune(
+            conn,
+            utc_now(),
+            settings.prune_bodies_after_days,
+            settings.keep_runs_days,
+            settings.story_window_days,
+        )
         logger.info(done.describe())
         self._done("retention", "ok")
 
     def _config_notice_chore(self, conn: Any, problems: list[str], stamp: str, config: Config) -> None:
         from alerts.notices import Notice, raise_notice
 
-        body = ("An edit of the config was refused; Veille keeps running on the last good config.\n\n"
-                + "\n".join(problems) + "\n\nFix the file: the daemon reloads it as soon as it is saved.")
+        body = (
+            "An edit of the config was refused; Veille keeps running on the last good config.\n\n"
+            + "\n".join(problems)
+            + "\n\nFix the file: the daemon reloads it as soon as it is saved."
+        )
         notice = Notice(f"config:{stamp}", "config-error", "config edit refused: " + problems[0][:120], body)
         raise_notice(conn, notice, config.watchers_by_name(), utc_now())
         self._dispatch_chore(conn, config)
@@ -609,8 +707,10 @@ def take_lock(db_path: Path) -> Any:
         handle.seek(0)
         holder = handle.read().strip() or "?"
         handle.close()
-        raise StorageError(f"{db_path}: another `veille run` (pid {holder}) already uses this archive "
-                           "(hint: stop it first, or point VEILLE_DB at another file)") from None
+        raise StorageError(
+            f"{db_path}: another `veille run` (pid {holder}) already uses this archive "
+            "(hint: stop it first, or point VEILLE_DB at another file)"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
@@ -645,8 +745,9 @@ def run_daemon(config: Config, log_format: str | None = None, verbose: bool = Fa
 
     def started() -> None:
         done = deferred_from_coro(start())
-        done.addErrback(lambda f: (failed.append(f.value), logger.error("could not start: %s", f.value),
-                                   stop_once(None)))
+        done.addErrback(
+            lambda f: (failed.append(f.value), logger.error("could not start: %s", f.value), stop_once(None))
+        )
 
     def stop_once(signum: int | None) -> None:
         # Twisted's own handlers call reactor.stop() at every signal, and a second Ctrl-C (or a

@@ -41,20 +41,28 @@ class Backtest:
         return sorted((x for x in shares if x[1] > SHARE_WARNING), key=lambda x: -x[1])
 
 
-def archive_articles(db: Database, since: str | None, limit: int | None = None
-                     ) -> Iterator[tuple[dict[str, Any], Article]]:
+def archive_articles(
+    db: Database, since: str | None, limit: int | None = None
+) -> Iterator[tuple[dict[str, Any], Article]]:
     """Articles of the archive (newest first), as rows and as matcher input."""
     where, params = ("WHERE COALESCE(published_at, first_seen) >= ?", [since]) if since else ("", [])
-    sql = (f"SELECT id, source, title, summary, body, language, url, "
-           f"COALESCE(published_at, first_seen) AS day FROM articles {where} ORDER BY day DESC"
-           + (f" LIMIT {int(limit)}" if limit else ""))
+    sql = (
+        f"SELECT id, source, title, summary, body, language, url, "
+        f"COALESCE(published_at, first_seen) AS day FROM articles {where} ORDER BY day DESC"
+        + (f" LIMIT {int(limit)}" if limit else "")
+    )
     for row in db.query(sql, params):
-        yield row, Article(row["title"] or "", row["summary"] or "", row["body"] or "",
-                           row["language"], row["source"])
+        yield (
+            row,
+            Article(
+                row["title"] or "", row["summary"] or "", row["body"] or "", row["language"], row["source"]
+            ),
+        )
 
 
-def run_backtest(rows: Iterable[tuple[dict[str, Any], Article]], live: Topics, candidate: Topics,
-                 samples: int = 3) -> Backtest:
+def run_backtest(
+    rows: Iterable[tuple[dict[str, Any], Article]], live: Topics, candidate: Topics, samples: int = 3
+) -> Backtest:
     """Match every article with both topic files and collect the statistics."""
     live_matcher, candidate_matcher = Matcher(live.enabled()), Matcher(candidate.enabled())
     result = Backtest()
@@ -66,17 +74,25 @@ def run_backtest(rows: Iterable[tuple[dict[str, Any], Article]], live: Topics, c
     return result
 
 
-def _record(stats: dict[str, TopicStats], matcher: Matcher, row: dict[str, Any], article: Article,
-            samples: int) -> list[Any]:
+def _record(
+    stats: dict[str, TopicStats], matcher: Matcher, row: dict[str, Any], article: Article, samples: int
+) -> list[Any]:
     matches = matcher.match(article)
     for match in matches:
         topic = stats.setdefault(match.topic, TopicStats())
         topic.hits.add(row["id"])
         topic.days[(row["day"] or "")[:10]] += 1
         if len(topic.samples) < samples:
-            topic.samples.append({"id": row["id"], "title": row["title"], "source": row["source"],
-                                  "day": (row["day"] or "")[:10], "url": row["url"],
-                                  "terms": sorted({h.term.text for h in match.hits})})
+            topic.samples.append(
+                {
+                    "id": row["id"],
+                    "title": row["title"],
+                    "source": row["source"],
+                    "day": (row["day"] or "")[:10],
+                    "url": row["url"],
+                    "terms": sorted({h.term.text for h in match.hits}),
+                }
+            )
     return matches
 
 
@@ -87,14 +103,24 @@ def render_backtest(result: Backtest, names: list[str]) -> list[list[Any]]:
         live = result.live.get(name, TopicStats())
         new = result.candidate.get(name, TopicStats())
         busiest = max(new.days.items(), key=lambda kv: kv[1], default=("-", 0))
-        rows.append([name, len(live.hits), len(new.hits), len(new.hits - live.hits),
-                     len(live.hits - new.hits), f"{busiest[0]} ({busiest[1]})" if busiest[1] else "-"])
+        rows.append(
+            [
+                name,
+                len(live.hits),
+                len(new.hits),
+                len(new.hits - live.hits),
+                len(live.hits - new.hits),
+                f"{busiest[0]} ({busiest[1]})" if busiest[1] else "-",
+            ]
+        )
     return rows
 
 
 def broad_term_warnings(db: Database, topics: Topics, limit: int = 2000) -> list[str]:
     """Lint against the archive: terms found in more than 5% of its newest `limit` articles."""
     result = run_backtest(archive_articles(db, None, limit), topics, topics, samples=0)
-    return [f"{topics.path}: the term '{term}' matches {share:.0%} of the {result.articles} newest "
-            "articles (hint: make it narrower: a phrase, exact_case, or a NEAR query)"
-            for term, share in result.broad_terms()]
+    return [
+        f"{topics.path}: the term '{term}' matches {share:.0%} of the {result.articles} newest "
+        "articles (hint: make it narrower: a phrase, exact_case, or a NEAR query)"
+        for term, share in result.broad_terms()
+    ]

@@ -49,8 +49,9 @@ def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
     where = f"SMTP {smtp.host}:{smtp.port}"
     try:
         if smtp.tls == "ssl":
-            client: Any = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                           context=smtp.tls_context())
+            client: Any = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout, context=smtp.tls_context()
+            )
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
         with client:
@@ -60,33 +61,52 @@ def send_email(smtp: SmtpSettings, message: EmailMessage) -> Outcome:
                 client.login(smtp.user, smtp.password)
             refused = client.send_message(message)
     except smtplib.SMTPAuthenticationError as exc:
-        return Outcome(False, f"{where}: login as {smtp.user} refused: {_line(exc.smtp_error)} "
-                              "(hint: check smtp_user and the variable smtp_password names; it is retried)")
+        return Outcome(
+            False,
+            f"{where}: login as {smtp.user} refused: {_line(exc.smtp_error)} "
+            "(hint: check smtp_user and the variable smtp_password names; it is retried)",
+        )
     except (OSError, smtplib.SMTPException) as exc:
-        return Outcome(False, f"{where}: {type(exc).__name__}: {_line(exc)} "
-                              "(hint: check smtp_host, smtp_port and smtp_tls; it is retried)")
+        return Outcome(
+            False,
+            f"{where}: {type(exc).__name__}: {_line(exc)} "
+            "(hint: check smtp_host, smtp_port and smtp_tls; it is retried)",
+        )
     if refused:
         return Outcome(False, f"{where}: refused recipients {', '.join(sorted(refused))}")
     return Outcome(True)
 
 
-def send_webhook(url: str, secret: str, body: bytes, delivery_id: str, timeout: float,
-                 shown: str | None = None) -> Outcome:
+def send_webhook(
+    url: str, secret: str, body: bytes, delivery_id: str, timeout: float, shown: str | None = None
+) -> Outcome:
     """POST a signed JSON payload; any answer other than 2xx is a failure. Errors name the URL as
     `shown` (its ${VARIABLE}s masked), never with the secrets it may carry."""
     shown = shown or url
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "Veille alerts",
-        "X-Veille-Delivery": delivery_id, "X-Veille-Signature": signature(body, secret)})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Veille alerts",
+            "X-Veille-Delivery": delivery_id,
+            "X-Veille-Signature": signature(body, secret),
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin's URL)
             status = response.status
     except urllib.error.HTTPError as exc:
-        return Outcome(False, f"webhook {shown}: HTTP {exc.code} "
-                              "(hint: the receiver refused it; it is retried)")
+        return Outcome(
+            False, f"webhook {shown}: HTTP {exc.code} (hint: the receiver refused it; it is retried)"
+        )
     except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:  # HTTPException: a bad answer
-        return Outcome(False, f"webhook {shown}: {_line(getattr(exc, 'reason', exc))} "
-                              "(hint: the receiver is down or too slow; it is retried)")
+        return Outcome(
+            False,
+            f"webhook {shown}: {_line(getattr(exc, 'reason', exc))} "
+            "(hint: the receiver is down or too slow; it is retried)",
+        )
     if not 200 <= status < 300:
         return Outcome(False, f"webhook {shown}: HTTP {status}")
     return Outcome(True)
@@ -101,8 +121,11 @@ def send_apprise(url: str, title: str, body: str, shown: str) -> Outcome:
         return Outcome(False, f"apprise {shown}: not a URL Apprise understands (hint: see its wiki)")
     result = notifier.notify(title=title, body=body)
     if not result:
-        return Outcome(False, f"apprise {shown}: the service refused the message or did not answer "
-                              "(hint: run `veille alerts test` to see it again; it is retried)")
+        return Outcome(
+            False,
+            f"apprise {shown}: the service refused the message or did not answer "
+            "(hint: run `veille alerts test` to see it again; it is retried)",
+        )
     return Outcome(True)
 
 
@@ -112,8 +135,11 @@ def guarded(where: str, send: Callable[..., Outcome], *args: Any) -> Outcome:
     try:
         return send(*args)
     except Exception as exc:
-        return Outcome(False, f"{where}: unexpected {type(exc).__name__} (hint: it is retried; "
-                              "`veille alerts test WATCHER` shows it again)")
+        return Outcome(
+            False,
+            f"{where}: unexpected {type(exc).__name__} (hint: it is retried; "
+            "`veille alerts test WATCHER` shows it again)",
+        )
 
 
 def not_retried(error: str) -> str:

@@ -35,20 +35,35 @@ def candidate_topics(config: Config, path: str | None) -> Topics:
 
 @click.command(name="try")
 @click.argument("text", required=False)
-@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False),
-              help="Read the text from a file.")
+@click.option(
+    "--file", "file_path", type=click.Path(exists=True, dir_okay=False), help="Read the text from a file."
+)
 @click.option("--article", "article_id", type=int, help="Use an archived article (its id).")
-@click.option("--keywords", type=click.Path(exists=True, dir_okay=False),
-              help="A candidate keywords file instead of the live one.")
+@click.option(
+    "--keywords",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A candidate keywords file instead of the live one.",
+)
 @click.option("--title", help="The text's title, for topics that look only at titles.")
-@click.option("--lang", help="The text's language (fr, ar, en, es, amz), for topics restricted by language; "
-              "detected from the text when left out, as the crawler does.")
+@click.option(
+    "--lang",
+    help="The text's language (fr, ar, en, es, amz), for topics restricted by language; "
+    "detected from the text when left out, as the crawler does.",
+)
 @click.option("--source", help="The text's source, for topics restricted by source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def try_command(ctx: click.Context, text: str | None, file_path: str | None, article_id: int | None,
-                keywords: str | None, title: str | None, lang: str | None, source: str | None,
-                as_json: bool) -> None:
+def try_command(
+    ctx: click.Context,
+    text: str | None,
+    file_path: str | None,
+    article_id: int | None,
+    keywords: str | None,
+    title: str | None,
+    lang: str | None,
+    source: str | None,
+    as_json: bool,
+) -> None:
     """Show which topics a text matches, by which terms, where, and why near misses did not.
 
     Example: veille try "Le Maroc mise sur l'IA générative"
@@ -62,12 +77,20 @@ def try_command(ctx: click.Context, text: str | None, file_path: str | None, art
         click.echo(render_text(explanation, article, ansi=sys.stdout.isatty()))
 
 
-def _article(config: Config, text: str | None, file_path: str | None, article_id: int | None,
-             title: str | None, lang: str | None, source: str | None) -> Article:
+def _article(
+    config: Config,
+    text: str | None,
+    file_path: str | None,
+    article_id: int | None,
+    title: str | None,
+    lang: str | None,
+    source: str | None,
+) -> Article:
     if article_id is not None:
         archive = open_archive(config, existing=True)
-        row = archive.db.execute("SELECT title, summary, body, language, source FROM articles "
-                                 "WHERE id = ?", [article_id]).fetchone()
+        row = archive.db.execute(
+            "SELECT title, summary, body, language, source FROM articles WHERE id = ?", [article_id]
+        ).fetchone()
         archive.close()
         if row is None:
             raise CommandError(f"no article {article_id} in the archive (hint: `veille search` shows ids)")
@@ -75,7 +98,7 @@ def _article(config: Config, text: str | None, file_path: str | None, article_id
     if file_path:
         text = Path(file_path).read_text("utf-8")
     if not (text or title):
-        raise CommandError("give a text, --file PATH or --article ID (hint: veille try \"texte\")")
+        raise CommandError('give a text, --file PATH or --article ID (hint: veille try "texte")')
     known = {s.name: s.languages for s in config.sources}
     # As the crawler does: the text's language when it is long enough, else the source's.
     language = lang or choose_language(" ".join(filter(None, (title, text))), [], known.get(source or "", ()))
@@ -83,8 +106,11 @@ def _article(config: Config, text: str | None, file_path: str | None, article_id
 
 
 @click.command()
-@click.option("--keywords", type=click.Path(exists=True, dir_okay=False),
-              help="The candidate keywords file (default: the live one).")
+@click.option(
+    "--keywords",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The candidate keywords file (default: the live one).",
+)
 @click.option("--since", default="30d", show_default=True, help="Articles since a duration or a date.")
 @click.option("--samples", default=3, show_default=True, help="Sample articles per topic.")
 @click.pass_context
@@ -97,14 +123,17 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
     candidate = candidate_topics(config, keywords)
     lower = parse_since(since)
     archive = open_archive(config, existing=True)
-    result = run_backtest(archive_articles(archive.db, lower), config.topics, candidate,
-                          samples)
+    result = run_backtest(archive_articles(archive.db, lower), config.topics, candidate, samples)
     archive.close()
     names = list(dict.fromkeys(t.name for t in candidate.enabled() + config.topics.enabled()))
-    click.echo(f"{result.articles} articles since {since}; live {config.topics.path}, "
-               f"candidate {candidate.path}")
-    click.echo(format_table(("topic", "live", "candidate", "gained", "lost", "busiest day"),
-                            render_backtest(result, names)))
+    click.echo(
+        f"{result.articles} articles since {since}; live {config.topics.path}, candidate {candidate.path}"
+    )
+    click.echo(
+        format_table(
+            ("topic", "live", "candidate", "gained", "lost", "busiest day"), render_backtest(result, names)
+        )
+    )
     for name in names:
         stats = result.candidate.get(name)
         if stats is None:
@@ -112,21 +141,29 @@ def backtest(ctx: click.Context, keywords: str | None, since: str, samples: int)
         days = " ".join(f"{day}:{n}" for day, n in sorted(stats.days.items())[-14:])
         click.echo(f"\n{name}: per day {days}")
         for sample in stats.samples:
-            click.echo(f"  #{sample['id']} {sample['day']} {sample['source']}: "
-                       f"{shorten(sample['title'], 80)} [{', '.join(sample['terms'])}]")
+            click.echo(
+                f"  #{sample['id']} {sample['day']} {sample['source']}: "
+                f"{shorten(sample['title'], 80)} [{', '.join(sample['terms'])}]"
+            )
     languages = {s.name: s.languages for s in config.sources}
     for warning in lint_topics(candidate, languages):
         click.echo(f"warning: {warning}", err=True)
     for term, share in result.broad_terms():
-        click.echo(f"warning: '{term}' matches {share:.0%} of the {result.articles} articles (hint: make "
-                   "it narrower: a phrase, exact_case, or a NEAR query)", err=True)
+        click.echo(
+            f"warning: '{term}' matches {share:.0%} of the {result.articles} articles (hint: make "
+            "it narrower: a phrase, exact_case, or a NEAR query)",
+            err=True,
+        )
 
 
 @click.group(invoke_without_command=True)
 @click.option("--watcher", help="Only this watcher's deliveries.")
 @click.option("--topic", help="Only deliveries for this topic.")
-@click.option("--state", type=click.Choice(["pending", "failed", "sent", "dead", "suppressed"]),
-              help="Only deliveries in this state.")
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "failed", "sent", "dead", "suppressed"]),
+    help="Only deliveries in this state.",
+)
 @click.option("--limit", default=30, show_default=True)
 @click.pass_context
 def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: str | None, limit: int) -> None:
@@ -146,26 +183,48 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
     if topic:
         where.append("d.topics LIKE ?")
         params.append(f'%"{topic}"%')
-    sql = ("SELECT d.id, d.watcher, d.channel, d.status, d.attempts, d.due_at, d.sent_at, d.topics, "
-           "a.title, d.last_error FROM deliveries d JOIN articles a ON a.id = d.article_id "
-           + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY d.created_at DESC LIMIT ?")
+    sql = (
+        "SELECT d.id, d.watcher, d.channel, d.status, d.attempts, d.due_at, d.sent_at, d.topics, "
+        "a.title, d.last_error FROM deliveries d JOIN articles a ON a.id = d.article_id "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + "ORDER BY d.created_at DESC LIMIT ?"
+    )
     rows = archive.db.execute(sql, [*params, limit]).fetchall()
     archive.close()
     if not rows:
         _check_names(config, watcher, topic)  # a typo is an error, not an empty history
-    click.echo(format_table(("id", "watcher", "channel", "status", "tries", "due", "sent", "topics",
-                             "article", "last error"),
-                            [(r[0][:8], r[1], r[2], r[3], r[4], r[5], r[6] or "-", ",".join(json.loads(r[7])),
-                              shorten(r[8], 40), shorten(r[9] or "", 50)) for r in rows]))
+    click.echo(
+        format_table(
+            ("id", "watcher", "channel", "status", "tries", "due", "sent", "topics", "article", "last error"),
+            [
+                (
+                    r[0][:8],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6] or "-",
+                    ",".join(json.loads(r[7])),
+                    shorten(r[8], 40),
+                    shorten(r[9] or "", 50),
+                )
+                for r in rows
+            ],
+        )
+    )
 
 
 def _check_names(config: Config, watcher: str | None, topic: str | None) -> None:
     for option, name, file, names in (
-            ("watcher", watcher, "watchers.yaml", [w.name for w in config.watchers]),
-            ("topic", topic, "keywords.yaml", [t.name for t in config.topics.topics])):
+        ("watcher", watcher, "watchers.yaml", [w.name for w in config.watchers]),
+        ("topic", topic, "keywords.yaml", [t.name for t in config.topics.topics]),
+    ):
         if name and name not in names:
-            raise CommandError(f"--{option} {name!r}: no such {option} and no delivery for it "
-                               f"{_names_hint(config, file, names)}")
+            raise CommandError(
+                f"--{option} {name!r}: no such {option} and no delivery for it "
+                f"{_names_hint(config, file, names)}"
+            )
 
 
 def _names_hint(config: Config, file: str, names: list[str]) -> str:
@@ -187,8 +246,10 @@ def alerts_test(ctx: click.Context, watcher_name: str) -> None:
     config = load(ctx)
     watcher = next((w for w in config.watchers if w.name == watcher_name), None)
     if watcher is None:
-        raise CommandError(f"unknown watcher {watcher_name!r} "
-                           f"{_names_hint(config, 'watchers.yaml', [w.name for w in config.watchers])}")
+        raise CommandError(
+            f"unknown watcher {watcher_name!r} "
+            f"{_names_hint(config, 'watchers.yaml', [w.name for w in config.watchers])}"
+        )
     policy = policy_from(config.settings, dict(os.environ))
     failed = False
     for channel in channels_of(watcher):
@@ -216,12 +277,16 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
     now = format_utc(utc_now())
     try:
         if dead:
-            cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                                        "WHERE status = 'dead'", [now])
+            cursor = archive.db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? WHERE status = 'dead'",
+                [now],
+            )
         else:
-            cursor = archive.db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                                        "WHERE substr(id, 1, ?) = ? AND status IN ('failed', 'dead')",
-                                        [now, len(delivery_id), delivery_id])
+            cursor = archive.db.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
+                "WHERE substr(id, 1, ?) = ? AND status IN ('failed', 'dead')",
+                [now, len(delivery_id), delivery_id],
+            )
             if not cursor.rowcount:
                 raise CommandError(_not_retried(archive, delivery_id))
         archive.db.conn.commit()
@@ -232,13 +297,22 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
 
 def _not_retried(archive: Archive, delivery_id: str) -> str:
     """Why no delivery was made due again: no such id, or the status of those it names."""
-    found = [r[0] for r in archive.db.execute("SELECT DISTINCT status FROM deliveries "
-                                              "WHERE substr(id, 1, ?) = ?", [len(delivery_id), delivery_id])]
+    found = [
+        r[0]
+        for r in archive.db.execute(
+            "SELECT DISTINCT status FROM deliveries WHERE substr(id, 1, ?) = ?",
+            [len(delivery_id), delivery_id],
+        )
+    ]
     if not found:
-        return (f"no delivery id starts with {delivery_id!r} "
-                "(hint: `veille alerts --state failed` lists the ones to retry)")
-    return (f"delivery {delivery_id!r} is {', '.join(sorted(found))}, not failed or dead (hint: a pending "
-            "one waits for its digest or the end of quiet hours; a suppressed one has no watcher any more)")
+        return (
+            f"no delivery id starts with {delivery_id!r} "
+            "(hint: `veille alerts --state failed` lists the ones to retry)"
+        )
+    return (
+        f"delivery {delivery_id!r} is {', '.join(sorted(found))}, not failed or dead (hint: a pending "
+        "one waits for its digest or the end of quiet hours; a suppressed one has no watcher any more)"
+    )
 
 
 @alerts.command(name="send")

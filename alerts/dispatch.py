@@ -51,9 +51,14 @@ class Policy:
     timeout: float = 15
 
 
-def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
-                 jitter: Callable[[], float] = random.random,
-                 stopping: Callable[[], bool] = lambda: False) -> Dispatched:
+def dispatch_due(
+    conn: sqlite3.Connection,
+    watchers: dict[str, Watcher],
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float] = random.random,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Dispatched:
     """Send every delivery due at `now`; record each attempt; schedule retries or give up.
     `stopping()` ends the pass between two sends (the rest stays due)."""
     result = Dispatched()
@@ -68,12 +73,20 @@ def dispatch_due(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy:
     return result
 
 
-def _dispatch(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
-              jitter: Callable[[], float], stopping: Callable[[], bool], result: Dispatched) -> None:
+def _dispatch(
+    conn: sqlite3.Connection,
+    watchers: dict[str, Watcher],
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float],
+    stopping: Callable[[], bool],
+    result: Dispatched,
+) -> None:
     rows = conn.execute(
         "SELECT id, watcher, channel, article_id, topics, attempts FROM deliveries "
         "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
-        [format_utc(now)]).fetchall()
+        [format_utc(now)],
+    ).fetchall()
     rows = _send_digests(conn, rows, watchers, policy, now, jitter, result)
     for delivery_id, name, channel, article_id, topics, attempts in rows:
         if stopping():
@@ -83,8 +96,10 @@ def _dispatch(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Po
             _finish(conn, delivery_id, "suppressed", "the watcher was removed or disabled")
             continue
         if _capped(conn, watcher, now):
-            conn.execute("UPDATE deliveries SET due_at = ? WHERE id = ?",
-                         [format_utc(now + timedelta(minutes=10)), delivery_id])
+            conn.execute(
+                "UPDATE deliveries SET due_at = ? WHERE id = ?",
+                [format_utc(now + timedelta(minutes=10)), delivery_id],
+            )
             conn.commit()
             result.postponed += 1
             continue
@@ -93,18 +108,28 @@ def _dispatch(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Po
         _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
 
 
-def _notice_dead(conn: sqlite3.Connection, watchers: dict[str, Watcher], now: datetime,
-                 result: Dispatched) -> None:
+def _notice_dead(
+    conn: sqlite3.Connection, watchers: dict[str, Watcher], now: datetime, result: Dispatched
+) -> None:
     dead = [e for e in result.errors if " is dead after " in e]
-    text = ("Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
-            "channel works.\n\n" + "\n".join(dead))
+    text = (
+        "Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
+        "channel works.\n\n" + "\n".join(dead)
+    )
     key = "dead:" + ",".join(sorted(e.split()[1] for e in dead))
     subject = f"{len(dead)} alert(s) could not be delivered"
     raise_notice(conn, Notice(key, "dead-deliveries", subject, text), watchers, now)
 
 
-def _send_digests(conn: sqlite3.Connection, rows: list[tuple], watchers: dict[str, Watcher], policy: Policy,
-                  now: datetime, jitter: Callable[[], float], result: Dispatched) -> list[tuple]:
+def _send_digests(
+    conn: sqlite3.Connection,
+    rows: list[tuple],
+    watchers: dict[str, Watcher],
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float],
+    result: Dispatched,
+) -> list[tuple]:
     """Send the due email deliveries of digest watchers as one message each; return the other rows."""
     digests: dict[str, list[tuple]] = {}
     rest = []
@@ -133,31 +158,55 @@ def _send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outco
     if channel == "email":
         return send_email(policy.smtp, email_message(alert, policy.smtp.sender, list(watcher.email)))
     if channel == "webhook" and watcher.webhook is not None:
-        return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
-                            webhook_payload(alert), alert.delivery_id, policy.timeout,
-                            shown=str(watcher.webhook.url))
+        return send_webhook(
+            watcher.webhook.url.value,
+            watcher.webhook.secret.value,
+            webhook_payload(alert),
+            alert.delivery_id,
+            policy.timeout,
+            shown=str(watcher.webhook.url),
+        )
     url = apprise_of(watcher, channel)
     if url is not None:
         return send_apprise(url.value, subject(alert), plain_text(alert), str(url))
     return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
-def load_alert(conn: sqlite3.Connection, delivery_id: str, watcher: str, article_id: int,
-               topics: list[str]) -> Alert:
+def load_alert(
+    conn: sqlite3.Connection, delivery_id: str, watcher: str, article_id: int, topics: list[str]
+) -> Alert:
     """The alert's content from the archive: the article, its matches, the story's other sites."""
     conn.row_factory = sqlite3.Row
     try:
-        article = dict(conn.execute(
-            "SELECT id, url, title, source, language, published_at, author, summary, body, story_id "
-            "FROM articles WHERE id = ?", [article_id]).fetchone())
+        article = dict(
+            conn.execute(
+                "SELECT id, url, title, source, language, published_at, author, summary, body, story_id "
+                "FROM articles WHERE id = ?",
+                [article_id],
+            ).fetchone()
+        )
         marks = ",".join("?" * len(topics))
-        rows = conn.execute(f"SELECT topic, terms, spans FROM matches WHERE article_id = ? "
-                            f"AND topic IN ({marks}) ORDER BY topic", [article_id, *topics])
-        matches = tuple({"topic": r["topic"], "terms": json.loads(r["terms"]),
-                         "spans": json.loads(r["spans"])} for r in rows)
-        others = tuple(dict(r) for r in conn.execute(
-            "SELECT source, url, title FROM articles WHERE story_id = ? AND id != ? ORDER BY first_seen",
-            [article["story_id"], article_id])) if article["story_id"] is not None else ()
+        rows = conn.execute(
+            f"SELECT topic, terms, spans FROM matches WHERE article_id = ? "
+            f"AND topic IN ({marks}) ORDER BY topic",
+            [article_id, *topics],
+        )
+        matches = tuple(
+            {"topic": r["topic"], "terms": json.loads(r["terms"]), "spans": json.loads(r["spans"])}
+            for r in rows
+        )
+        others = (
+            tuple(
+                dict(r)
+                for r in conn.execute(
+                    "SELECT source, url, title FROM articles WHERE story_id = ? AND id != ? "
+                    "ORDER BY first_seen",
+                    [article["story_id"], article_id],
+                )
+            )
+            if article["story_id"] is not None
+            else ()
+        )
     finally:
         conn.row_factory = None
     return Alert(delivery_id, watcher, tuple(topics), article, matches, others)
@@ -166,16 +215,29 @@ def load_alert(conn: sqlite3.Connection, delivery_id: str, watcher: str, article
 def _capped(conn: sqlite3.Connection, watcher: Watcher, now: datetime) -> bool:
     if not watcher.max_per_hour:
         return False
-    sent = conn.execute("SELECT COUNT(*) FROM deliveries WHERE watcher = ? AND status = 'sent' "
-                        "AND sent_at > ?", [watcher.name, format_utc(now - timedelta(hours=1))]).fetchone()[0]
+    sent = conn.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE watcher = ? AND status = 'sent' AND sent_at > ?",
+        [watcher.name, format_utc(now - timedelta(hours=1))],
+    ).fetchone()[0]
     return sent >= watcher.max_per_hour
 
 
-def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: Outcome, attempts: int,
-            policy: Policy, now: datetime, jitter: Callable[[], float], result: Dispatched) -> None:
-    conn.execute("INSERT INTO delivery_attempts (delivery_id, attempted_at, channel, outcome, error) "
-                 "VALUES (?, ?, ?, ?, ?)", [delivery_id, format_utc(now), channel,
-                                            "sent" if outcome.ok else "failed", outcome.error])
+def _record(
+    conn: sqlite3.Connection,
+    delivery_id: str,
+    channel: str,
+    outcome: Outcome,
+    attempts: int,
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float],
+    result: Dispatched,
+) -> None:
+    conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, attempted_at, channel, outcome, error) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [delivery_id, format_utc(now), channel, "sent" if outcome.ok else "failed", outcome.error],
+    )
     status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
     setattr(result, status, getattr(result, status) + 1)
     error = not_retried(outcome.error or "") if status == "dead" else outcome.error  # it is not, any more
@@ -188,27 +250,57 @@ def _record(conn: sqlite3.Connection, delivery_id: str, channel: str, outcome: O
 
 
 def _finish(conn: sqlite3.Connection, delivery_id: str, status: str, error: str) -> None:
-    conn.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?",
-                 [status, error, delivery_id])
+    conn.execute(
+        "UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?", [status, error, delivery_id]
+    )
     conn.commit()
 
 
 def policy_from(settings: object, environ: dict[str, str]) -> Policy:
     """The dispatch policy from settings.yaml; ${VARIABLE} in smtp_password is read from the environment."""
     password = SECRET.sub(lambda m: environ.get(m.group(1), ""), settings.smtp_password)
-    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
-                        password, settings.smtp_from, float(settings.delivery_timeout), settings.smtp_ca_file)
-    return Policy(smtp, settings.delivery_max_attempts, settings.delivery_retry_seconds,
-                  float(settings.delivery_timeout))
+    smtp = SmtpSettings(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_tls,
+        settings.smtp_user,
+        password,
+        settings.smtp_from,
+        float(settings.delivery_timeout),
+        settings.smtp_ca_file,
+    )
+    return Policy(
+        smtp,
+        settings.delivery_max_attempts,
+        settings.delivery_retry_seconds,
+        float(settings.delivery_timeout),
+    )
 
 
 def sample_alert(watcher: Watcher) -> Alert:
     """A made-up alert for `veille alerts test`: it shows what a real one looks like."""
     body = "Test de Veille : le Maroc mise sur l’intelligence artificielle. اختبار: الذكاء الاصطناعي."
     start = body.index("intelligence artificielle")
-    span = {"term": "intelligence artificielle", "field": "body", "start": start,
-            "end": start + len("intelligence artificielle"), "text": "intelligence artificielle"}
-    article = {"id": 0, "url": "https://example.ma/veille-test", "title": "Test de Veille / اختبار",
-               "source": "veille", "language": "fr", "published_at": None, "body": body}
-    return Alert(f"test-{watcher.name}", watcher.name, watcher.topics[:1], article,
-                 ({"topic": watcher.topics[0], "terms": ["intelligence artificielle"], "spans": [span]},))
+    span = {
+        "term": "intelligence artificielle",
+        "field": "body",
+        "start": start,
+        "end": start + len("intelligence artificielle"),
+        "text": "intelligence artificielle",
+    }
+    article = {
+        "id": 0,
+        "url": "https://example.ma/veille-test",
+        "title": "Test de Veille / اختبار",
+        "source": "veille",
+        "language": "fr",
+        "published_at": None,
+        "body": body,
+    }
+    return Alert(
+        f"test-{watcher.name}",
+        watcher.name,
+        watcher.topics[:1],
+        article,
+        ({"topic": watcher.topics[0], "terms": ["intelligence artificielle"], "spans": [span]},),
+    )

@@ -20,9 +20,9 @@ def highlight(text: str, hits: list[TermHit], before: str = "[", after: str = "]
             pieces.append(" … ")
         elif not pieces and window > 0:
             pieces.append("… ")
-        pieces.append(text[max(window, cursor):start] + before + text[start:end] + after)
+        pieces.append(text[max(window, cursor) : start] + before + text[start:end] + after)
         cursor = last_end = end
-    tail = text[cursor:cursor + CONTEXT]
+    tail = text[cursor : cursor + CONTEXT]
     pieces.append(tail + (" …" if cursor + CONTEXT < len(text) else ""))
     return " ".join("".join(pieces).split())
 
@@ -52,8 +52,10 @@ def render_text(explanation: Explanation, article: Article, ansi: bool = False) 
     if not explanation.matches:
         lines.append("no topic matches")
     for miss in explanation.near_misses:
-        lines.append(f"near miss: '{miss.term.text}' in {miss.field}, in the word '{miss.word}' "
-                     f"at {miss.start} ({', '.join(miss.topics)}): {miss.reason}")
+        lines.append(
+            f"near miss: '{miss.term.text}' in {miss.field}, in the word '{miss.word}' "
+            f"at {miss.start} ({', '.join(miss.topics)}): {miss.reason}"
+        )
     touched = {name for miss in explanation.near_misses for name in miss.topics}
     for topic, reason in explanation.not_matched.items():
         if reason not in UNTOUCHED or topic in touched:
@@ -64,11 +66,28 @@ def render_text(explanation: Explanation, article: Article, ansi: bool = False) 
 def render_json(explanation: Explanation) -> dict[str, Any]:
     """The same report as plain data for scripts."""
     return {
-        "matches": [{"topic": m.topic, "hits": [
-            {"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
-            for h in m.hits]} for m in explanation.matches],
-        "near_misses": [{"term": n.term.text, "field": n.field, "text": n.text, "word": n.word,
-                         "start": n.start, "end": n.end, "topics": list(n.topics), "reason": n.reason}
-                        for n in explanation.near_misses],
+        "matches": [
+            {
+                "topic": m.topic,
+                "hits": [
+                    {"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
+                    for h in m.hits
+                ],
+            }
+            for m in explanation.matches
+        ],
+        "near_misses": [
+            {
+                "term": n.term.text,
+                "field": n.field,
+                "text": n.text,
+                "word": n.word,
+                "start": n.start,
+                "end": n.end,
+                "topics": list(n.topics),
+                "reason": n.reason,
+            }
+            for n in explanation.near_misses
+        ],
         "not_matched": explanation.not_matched,
     }

@@ -96,8 +96,13 @@ _START = itemgetter(1, 2)
 class _Hits:
     """The ids of the terms an article's scan found, with their hits located on first request."""
 
-    def __init__(self, matcher: Matcher, texts: dict[str, _FieldText],
-                 found: dict[str, list[tuple[int, int]]], ids: set[int]) -> None:
+    def __init__(
+        self,
+        matcher: Matcher,
+        texts: dict[str, _FieldText],
+        found: dict[str, list[tuple[int, int]]],
+        ids: set[int],
+    ) -> None:
         self.matcher, self.texts, self.found, self.ids = matcher, texts, found, ids
         self._ends: dict[str, dict[int, list[int]]] | None = None
         self._located: dict[int, list[RawHit]] = {}
@@ -151,8 +156,9 @@ class Matcher:
             for term in topic.query_terms:
                 self.roles[self.term_ids[term]].append((index, "query"))
         # Per topic: how many distinct 'all' terms must be seen, and whether an 'any' term must be.
-        self.required = [(len(set(self.plans[t.name].all)), bool(self.plans[t.name].any))
-                         for t in self.topics]
+        self.required = [
+            (len(set(self.plans[t.name].all)), bool(self.plans[t.name].any)) for t in self.topics
+        ]
         # Each automaton key (alerts/patterns.py) is a number k; a hit ending at `end` of the framed
         # text stands for each term of key k, spanning end - back .. end - trail in the normalised field.
         forms: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
@@ -214,8 +220,9 @@ class Matcher:
                 out.not_matched[topic.name] = restricted if isinstance(decision, list) else decision
         return out
 
-    def _topic_match(self, topic: Topic, decision: list[tuple[int, RawHit]],
-                     texts: dict[str, _FieldText]) -> TopicMatch:
+    def _topic_match(
+        self, topic: Topic, decision: list[tuple[int, RawHit]], texts: dict[str, _FieldText]
+    ) -> TopicMatch:
         return TopicMatch(topic.name, tuple(_located(self, h, texts) for h in decision[:MAX_SPANS]))
 
     def _scan(self, texts: dict[str, _FieldText]) -> _Hits:
@@ -238,8 +245,9 @@ class Matcher:
         ids.update(i for i in exact if hits.locate(i))  # exact case: only where the case agrees
         return hits
 
-    def locate(self, term_id: int, texts: dict[str, _FieldText],
-               ends: dict[str, dict[int, list[int]]]) -> list[RawHit]:
+    def locate(
+        self, term_id: int, texts: dict[str, _FieldText], ends: dict[str, dict[int, list[int]]]
+    ) -> list[RawHit]:
         """Where a term was found, field by field in text order: (field, start, end) in the
         normalised text; `ends` holds the end of each automaton key's hits per field."""
         term = self.term_list[term_id]
@@ -287,8 +295,9 @@ class Matcher:
                 seen.setdefault(topic.name, topic)
         return list(seen.values())
 
-    def _decide(self, topic: Topic, hits: _Hits,
-                texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
+    def _decide(
+        self, topic: Topic, hits: _Hits, texts: dict[str, _FieldText]
+    ) -> list[tuple[int, RawHit]] | str:
         """The positive hits when the topic matches, else the reason it does not."""
         plan = self.plans[topic.name]
         if plan.simple:  # every field, no query: set lookups decide
@@ -302,8 +311,9 @@ class Matcher:
             return [(i, h) for i in plan.positive for h in hits.get(i, ())]
         return self._decide_slowly(topic, hits, texts)
 
-    def _decide_slowly(self, topic: Topic, hits: _Hits,
-                       texts: dict[str, _FieldText]) -> list[tuple[int, RawHit]] | str:
+    def _decide_slowly(
+        self, topic: Topic, hits: _Hits, texts: dict[str, _FieldText]
+    ) -> list[tuple[int, RawHit]] | str:
         def found(term: Term) -> list[RawHit]:
             allowed = (term.field,) if term.field else topic.fields
             return [h for h in hits.get(self.term_ids[term], ()) if h[0] in allowed]
@@ -324,8 +334,11 @@ class Matcher:
         # A query term's hits are the ones that satisfy the query (a NEAR's close pair, not every
         # occurrence); the lists' terms show all theirs.
         listed = set(topic.any + topic.all)
-        located = [(self.term_ids[t], h) for t in topic.positive_terms()
-                   for h in (found(t) if t in listed else shown.get(t, ()))]
+        located = [
+            (self.term_ids[t], h)
+            for t in topic.positive_terms()
+            for h in (found(t) if t in listed else shown.get(t, ()))
+        ]
         return located or "no term found"
 
     def _near_misses(self, texts: dict[str, _FieldText], hits: _Hits) -> list[NearMiss]:
@@ -351,19 +364,24 @@ class Matcher:
                         continue
                     a, b = _span(ft, start, end + 1)
                     found = ft.text[a:b]
-                    reason = (f"case differs ('{found}', wanted '{term.text}')"
-                              if _inside_ok(ft.norm, start, end + 1, term) else "inside a word")
+                    reason = (
+                        f"case differs ('{found}', wanted '{term.text}')"
+                        if _inside_ok(ft.norm, start, end + 1, term)
+                        else "inside a word"
+                    )
                     owners = tuple(t.name for t in self.owners[term_id])
                     key = (term.text, name, a, reason)
                     if key in misses:
                         owners = tuple(dict.fromkeys(misses[key].topics + owners))
-                    misses[key] = NearMiss(term, name, found, reason, owners, a, b,
-                                           _word_around(ft.text, a, b))
+                    misses[key] = NearMiss(
+                        term, name, found, reason, owners, a, b, _word_around(ft.text, a, b)
+                    )
         return list(misses.values())
 
 
 def _word_around(text: str, start: int, end: int) -> str:
     """The word of the original text that contains text[start:end]."""
+
     def inside(char: str) -> bool:  # a letter, a digit, or a mark on one (harakat, accents)
         return char.isalnum() or unicodedata.category(char)[0] == "M"
 
@@ -389,13 +407,16 @@ def _case_ok(term: Term, ft: _FieldText, start: int, end: int) -> bool:
     """Same case, word by word; accents, hyphens, line breaks and invisible characters aside."""
     found, wanted = _case_words(_original(ft, start, end)), _case_words(term.text)
     if term.prefix and found and wanted:
-        found[len(wanted) - 1] = found[len(wanted) - 1][:len(wanted[-1])]
-    return found[:len(wanted)] == wanted
+        found[len(wanted) - 1] = found[len(wanted) - 1][: len(wanted[-1])]
+    return found[: len(wanted)] == wanted
 
 
 def _case_words(text: str) -> list[str]:
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-                   and unicodedata.category(c) != "Cf")
+    text = "".join(
+        c
+        for c in unicodedata.normalize("NFKD", text)
+        if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
+    )
     return WORD_RE.findall(unicodedata.normalize("NFKC", text).translate(DIGITS))
 
 
@@ -417,8 +438,11 @@ def _span(ft: _FieldText, start: int, end: int) -> tuple[int, int]:
 def _word_index(ft: _FieldText, position: int) -> int:
     if ft.word_starts is None:
         # l’, d’, qu’... are not words for NEAR: "souveraineté de l’IA" is one word apart.
-        ft.word_starts = [m.start() for m in WORD_RE.finditer(ft.norm)
-                          if not (m.group() in ELISIONS and ft.norm[m.end():m.end() + 1] == "'")]
+        ft.word_starts = [
+            m.start()
+            for m in WORD_RE.finditer(ft.norm)
+            if not (m.group() in ELISIONS and ft.norm[m.end() : m.end() + 1] == "'")
+        ]
     low, high = 0, len(ft.word_starts)
     while low < high:
         middle = (low + high) // 2
@@ -453,8 +477,9 @@ def _query_witnesses(topic: Topic, found, texts: dict[str, _FieldText]) -> dict[
     shown: dict[Term, list[RawHit]] = {}
     for ref, hits in witnesses(topic.query, hits_of).items():
         term = by_ref[(ref.text, ref.prefix, ref.field)]
-        shown.setdefault(term, []).extend(h for h in (raw[(ref, hit)] for hit in hits)
-                                          if h not in shown[term])
+        shown.setdefault(term, []).extend(
+            h for h in (raw[(ref, hit)] for hit in hits) if h not in shown[term]
+        )
     return shown
 
 
@@ -469,7 +494,13 @@ def match_row(match: TopicMatch) -> tuple[str, str, str, str]:
     """A match as stored: topic, then JSON of its distinct terms, fields and spans."""
     terms = list(dict.fromkeys(h.term.text for h in match.hits))
     fields = list(dict.fromkeys(h.field for h in match.hits))
-    spans = [{"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
-             for h in match.hits]
-    return (match.topic, json.dumps(terms, ensure_ascii=False), json.dumps(fields),
-            json.dumps(spans, ensure_ascii=False))
+    spans = [
+        {"term": h.term.text, "field": h.field, "start": h.start, "end": h.end, "text": h.text}
+        for h in match.hits
+    ]
+    return (
+        match.topic,
+        json.dumps(terms, ensure_ascii=False),
+        json.dumps(fields),
+        json.dumps(spans, ensure_ascii=False),
+    )

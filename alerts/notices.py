@@ -53,8 +53,9 @@ def notice_id(key: str, watcher: str, channel: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"notice\n{key}\n{watcher}\n{channel}"))
 
 
-def raise_notice(conn: sqlite3.Connection, notice: Notice, watchers: dict[str, Watcher],
-                 now: datetime) -> int:
+def raise_notice(
+    conn: sqlite3.Connection, notice: Notice, watchers: dict[str, Watcher], now: datetime
+) -> int:
     """Queue a notice for every channel of every enabled admin watcher; return how many were new.
 
     Without an admin watcher the notice is still recorded (status 'no-admin') for `veille status`.
@@ -67,8 +68,19 @@ def raise_notice(conn: sqlite3.Connection, notice: Notice, watchers: dict[str, W
         cursor = conn.execute(
             "INSERT OR IGNORE INTO notices (id, key, kind, subject, body, watcher, channel, status, due_at, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [notice_id(notice.key, watcher, channel), notice.key, notice.kind, notice.subject, notice.body,
-             watcher, channel, status, format_utc(now), format_utc(now)])
+            [
+                notice_id(notice.key, watcher, channel),
+                notice.key,
+                notice.kind,
+                notice.subject,
+                notice.body,
+                watcher,
+                channel,
+                status,
+                format_utc(now),
+                format_utc(now),
+            ],
+        )
         created += cursor.rowcount
     conn.commit()
     return created
@@ -86,19 +98,32 @@ def notice_email(notice: Notice, sender: str, to: list[str]) -> EmailMessage:
 
 def notice_payload(notice: Notice, delivery: str) -> bytes:
     """The JSON body of schema veille.notice/1."""
-    data = {"schema": SCHEMA, "delivery_id": delivery, "kind": notice.kind, "key": notice.key,
-            "subject": notice.subject, "body": notice.body}
+    data = {
+        "schema": SCHEMA,
+        "delivery_id": delivery,
+        "kind": notice.kind,
+        "key": notice.key,
+        "subject": notice.subject,
+        "body": notice.body,
+    }
     return json.dumps(safe_data(data), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def send_notices(conn: sqlite3.Connection, watchers: dict[str, Watcher], policy: Policy, now: datetime,
-                 jitter: Callable[[], float] = random.random,
-                 stopping: Callable[[], bool] = lambda: False) -> NoticesSent:
+def send_notices(
+    conn: sqlite3.Connection,
+    watchers: dict[str, Watcher],
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float] = random.random,
+    stopping: Callable[[], bool] = lambda: False,
+) -> NoticesSent:
     """Send the notices that are due; a failure is retried with backoff, like an alert."""
     result = NoticesSent()
-    rows = conn.execute("SELECT id, key, kind, subject, body, watcher, channel, attempts FROM notices "
-                        "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
-                        [format_utc(now)]).fetchall()
+    rows = conn.execute(
+        "SELECT id, key, kind, subject, body, watcher, channel, attempts FROM notices "
+        "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
+        [format_utc(now)],
+    ).fetchall()
     for row_id, key, kind, subject, body, name, channel, attempts in rows:
         if stopping():
             break
@@ -117,28 +142,57 @@ def _send(watcher: Watcher, channel: str, notice: Notice, row_id: str, policy: P
     if channel == "email":
         return send_email(policy.smtp, notice_email(notice, policy.smtp.sender, list(watcher.email)))
     if channel == "webhook" and watcher.webhook is not None:
-        return send_webhook(watcher.webhook.url.value, watcher.webhook.secret.value,
-                            notice_payload(notice, row_id), row_id, policy.timeout,
-                            shown=str(watcher.webhook.url))
+        return send_webhook(
+            watcher.webhook.url.value,
+            watcher.webhook.secret.value,
+            notice_payload(notice, row_id),
+            row_id,
+            policy.timeout,
+            shown=str(watcher.webhook.url),
+        )
     url = apprise_of(watcher, channel)
     if url is not None:
         return send_apprise(url.value, f"[Veille] {notice.subject}", notice.body, str(url))
     return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
-def _record(conn: sqlite3.Connection, row_id: str, outcome: Outcome, attempts: int, policy: Policy,
-            now: datetime, jitter: Callable[[], float], result: NoticesSent) -> None:
+def _record(
+    conn: sqlite3.Connection,
+    row_id: str,
+    outcome: Outcome,
+    attempts: int,
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float],
+    result: NoticesSent,
+) -> None:
     status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
     setattr(result, status, getattr(result, status) + 1)
     save_settlement(conn, "notices", row_id, status, attempts, outcome.error, now, due)
     conn.commit()
 
 
-def save_settlement(conn: sqlite3.Connection, table: str, row_id: str, status: str, attempts: int,
-                    error: str | None, now: datetime, due: datetime | None) -> None:
+def save_settlement(
+    conn: sqlite3.Connection,
+    table: str,
+    row_id: str,
+    status: str,
+    attempts: int,
+    error: str | None,
+    now: datetime,
+    due: datetime | None,
+) -> None:
     """Write a send attempt's outcome on a row of `deliveries` or `notices` (same columns)."""
     sent = status == "sent"
-    conn.execute(f"UPDATE {table} SET status = ?, attempts = ?, last_error = ?, "
-                 "sent_at = COALESCE(?, sent_at), due_at = COALESCE(?, due_at) WHERE id = ?",
-                 [status, attempts, None if sent else error, format_utc(now) if sent else None,
-                  format_utc(due) if due else None, row_id])
+    conn.execute(
+        f"UPDATE {table} SET status = ?, attempts = ?, last_error = ?, "
+        "sent_at = COALESCE(?, sent_at), due_at = COALESCE(?, due_at) WHERE id = ?",
+        [
+            status,
+            attempts,
+            None if sent else error,
+            format_utc(now) if sent else None,
+            format_utc(due) if due else None,
+            row_id,
+        ],
+    )

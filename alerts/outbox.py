@@ -42,8 +42,9 @@ def apprise_of(watcher: Watcher, channel: str) -> Secret | None:
     return watcher.apprise[index] if index < len(watcher.apprise) else None
 
 
-def settle(ok: bool, attempts: int, max_attempts: int, retry_seconds: int, now: datetime,
-           jitter: Callable[[], float]) -> tuple[str, datetime | None]:
+def settle(
+    ok: bool, attempts: int, max_attempts: int, retry_seconds: int, now: datetime, jitter: Callable[[], float]
+) -> tuple[str, datetime | None]:
     """What a send attempt makes of a queued alert or notice: 'sent'; 'dead' after max_attempts; or
     'failed', due again after a backoff doubled at each attempt, plus up to 25% jitter."""
     if ok:
@@ -62,8 +63,10 @@ def delivery_id(watcher: str, story_key: str, channel: str) -> str:
 def owed(watcher: Watcher, story_key: str, now: datetime) -> list[Owed]:
     """The deliveries one story owes a watcher, one per channel, all due at the same time."""
     due = due_time(watcher, now)
-    return [Owed(delivery_id(watcher.name, story_key, channel), watcher.name, story_key, channel, due)
-            for channel in channels_of(watcher)]
+    return [
+        Owed(delivery_id(watcher.name, story_key, channel), watcher.name, story_key, channel, due)
+        for channel in channels_of(watcher)
+    ]
 
 
 def timing(watcher: Watcher) -> tuple[str, str | None, str]:
@@ -78,9 +81,11 @@ def reschedule_pending(conn: sqlite3.Connection, watchers: Iterable[Watcher], no
     moved, at = 0, format_utc(now)
     for watcher in watchers:
         due = format_utc(due_time(watcher, now))
-        moved += conn.execute("UPDATE deliveries SET due_at = ? WHERE watcher = ? AND status = 'pending' "
-                              "AND attempts = 0 AND due_at > ? AND due_at != ?",
-                              [due, watcher.name, at, due]).rowcount
+        moved += conn.execute(
+            "UPDATE deliveries SET due_at = ? WHERE watcher = ? AND status = 'pending' "
+            "AND attempts = 0 AND due_at > ? AND due_at != ?",
+            [due, watcher.name, at, due],
+        ).rowcount
     conn.commit()
     return moved
 

@@ -16,8 +16,13 @@ from alerts.topics import FIELDS, Term, Topic
 
 ARABIC_LETTERS = range(0x0621, 0x064B)
 # Proclitics an Arabic word may carry: conjunction, then preposition, then the article.
-CLITICS = tuple(c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")
-                if not (p == "ل" and a == "ال"))  # ل + ال is written لل, handled below
+CLITICS = tuple(
+    c + p + a
+    for c in ("", "و", "ف")
+    for p in ("", "ب", "ك", "ل")
+    for a in ("", "ال")
+    if not (p == "ل" and a == "ال")
+)  # ل + ال is written لل, handled below
 CLITICS_BEFORE_AL = tuple(c + p for c in ("", "و", "ف") for p in ("", "ب", "ك"))
 CLITICS_BEFORE_LL = ("", "و", "ف")
 
@@ -42,12 +47,17 @@ class Plan:
 
 def make_plan(topic: Topic, ids: dict[Term, int]) -> Plan:
     """A topic's lists as distinct term ids (a term listed twice counts once)."""
+
     def distinct(terms: tuple[Term, ...]) -> tuple[int, ...]:
         return tuple(dict.fromkeys(ids[t] for t in terms))
 
-    return Plan(simple=topic.query is None and set(topic.fields) == set(FIELDS),
-                any=distinct(topic.any), all=distinct(topic.all), none=distinct(topic.none),
-                positive=distinct(topic.positive_terms()))
+    return Plan(
+        simple=topic.query is None and set(topic.fields) == set(FIELDS),
+        any=distinct(topic.any),
+        all=distinct(topic.all),
+        none=distinct(topic.none),
+        positive=distinct(topic.positive_terms()),
+    )
 
 
 def build_automaton(patterns: dict[str, tuple]) -> ahocorasick.Automaton | None:

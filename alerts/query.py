@@ -11,7 +11,7 @@ from functools import cache, reduce
 from crawler.exceptions import QueryError
 
 FIELDS = ("title", "summary", "body")
-QUOTES = "\"“”«»"
+QUOTES = '"“”«»'
 MAX_NEAR = 50
 MAX_SATISFIABLE_TERMS = 16
 _FIELD = re.compile(r"([A-Za-z]+):")
@@ -22,6 +22,7 @@ _STARTS = ("TERM", "(", "NOT")  # tokens that can begin an operand
 @dataclass(frozen=True)
 class TermRef:
     """One term as written: a word (maybe a prefix) or a quoted phrase, maybe limited to a field."""
+
     text: str
     prefix: bool = False
     field: str | None = None
@@ -31,24 +32,28 @@ class TermRef:
 @dataclass(frozen=True)
 class And:
     """All items must match."""
+
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
     """At least one item must match."""
+
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Not:
     """The item must not match."""
+
     item: Node
 
 
 @dataclass(frozen=True)
 class Near:
     """Both terms in the same field with at most `distance` words between them."""
+
     left: TermRef
     right: TermRef
     distance: int
@@ -60,6 +65,7 @@ Node = TermRef | And | Or | Not | Near
 @dataclass(frozen=True)
 class Hit:
     """Where the matcher found a term: a field and an inclusive range of word indexes."""
+
     field: str
     start: int
     end: int
@@ -100,7 +106,7 @@ def _tokenize(text: str) -> list[_Token]:
             close = next((j for j in range(i + 1, n) if text[j] in QUOTES), -1)
             if close < 0:
                 raise QueryError("quote is never closed", i + 1)
-            body = text[i + 1:close]
+            body = text[i + 1 : close]
             if "*" in body:
                 raise QueryError("'*' does not work inside a phrase", i + 2 + body.index("*"))
             if not body.split():
@@ -321,8 +327,10 @@ def satisfiable(node: Node) -> bool:
     full = (1 << size) - 1
     # Every assignment at once: one bit per assignment, so AND/OR/NOT become &, |, ~.
     # Term i is true in assignment j when bit i of j is set: runs of 2**i zeros then ones, repeated.
-    tables = {term: (((1 << (1 << i)) - 1) << (1 << i)) * (full // ((1 << (2 << i)) - 1))
-              for i, term in enumerate(terms)}
+    tables = {
+        term: (((1 << (1 << i)) - 1) << (1 << i)) * (full // ((1 << (2 << i)) - 1))
+        for i, term in enumerate(terms)
+    }
 
     def table(node: Node, positive: bool) -> int:
         match node:

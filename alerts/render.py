@@ -36,8 +36,13 @@ class Alert:
     others: tuple[dict[str, Any], ...] = field(default=())  # {source, url, title}
 
 
-def snippet(text: str, spans: list[dict[str, Any]], mark: tuple[str, str] = ("«", "»"),
-            escape: bool = False, around: int | None = None) -> str:
+def snippet(
+    text: str,
+    spans: list[dict[str, Any]],
+    mark: tuple[str, str] = ("«", "»"),
+    escape: bool = False,
+    around: int | None = None,
+) -> str:
     """Up to SNIPPET characters around the first matched span (or offset `around`), every span in
     it marked."""
     if not text:
@@ -114,8 +119,11 @@ def _checked(name: str, folded: str) -> str:
     """A folded header, refused if a line break in it starts anything but a continuation line: the
     mark of a header injected through a value, whatever path the value took."""
     lines = folded.replace("\r\n", "\n").rstrip("\n").split("\n")
-    if "\r" in folded.replace("\r\n", "") or "\0" in folded \
-            or any(not line[:1].isspace() for line in lines[1:]):
+    if (
+        "\r" in folded.replace("\r\n", "")
+        or "\0" in folded
+        or any(not line[:1].isspace() for line in lines[1:])
+    ):
         raise ValueError(f"the {name} header would carry a line break or a NUL; the message is not sent")
     return folded
 
@@ -150,9 +158,15 @@ def email_message(alert: Alert, sender: str, recipients: list[str]) -> EmailMess
 def plain_text(alert: Alert) -> str:
     """The plain-text part."""
     article, terms = alert.article, _terms(alert)
-    lines = [_line(article, "title"), f"{article.get('source')} · {article.get('published_at') or ''}",
-             _line(article, "url"), "", snippet(article.get("body") or "", body_spans(alert)), "",
-             f"Topics: {', '.join(alert.topics)} (terms: {', '.join(terms)})"]
+    lines = [
+        _line(article, "title"),
+        f"{article.get('source')} · {article.get('published_at') or ''}",
+        _line(article, "url"),
+        "",
+        snippet(article.get("body") or "", body_spans(alert)),
+        "",
+        f"Topics: {', '.join(alert.topics)} (terms: {', '.join(terms)})",
+    ]
     if alert.others:
         lines += ["", "Also carried by:"] + [f"- {o['source']}: {_line(o, 'url')}" for o in alert.others]
     return safe_text("\n".join(lines) + "\n")
@@ -162,16 +176,20 @@ def html_text(alert: Alert) -> str:
     """The HTML part: everything from the article escaped, every block dir="auto"."""
     a, esc = alert.article, html.escape
     found = snippet(a.get("body") or "", body_spans(alert), ("<mark>", "</mark>"), escape=True)
-    others = "".join(f'<li dir="auto">{esc(o["source"])}: <a href="{esc(_line(o, "url"), quote=True)}">'
-                     f'{esc(_line(o, "title") or _line(o, "url"))}</a></li>' for o in alert.others)
+    others = "".join(
+        f'<li dir="auto">{esc(o["source"])}: <a href="{esc(_line(o, "url"), quote=True)}">'
+        f"{esc(_line(o, 'title') or _line(o, 'url'))}</a></li>"
+        for o in alert.others
+    )
     return safe_text(
-        '<!DOCTYPE html><html><body>'
+        "<!DOCTYPE html><html><body>"
         f'<h2 dir="auto"><a href="{esc(_line(a, "url"), quote=True)}">{esc(_line(a, "title"))}</a></h2>'
         f'<p dir="auto">{esc(str(a.get("source") or ""))} · {esc(str(a.get("published_at") or ""))}</p>'
         f'<p dir="auto">{found}</p>'
         f'<p dir="auto">Topics: {esc(", ".join(alert.topics))} (terms: {esc(", ".join(_terms(alert)))})</p>'
-        + (f'<p>Also carried by:</p><ul>{others}</ul>' if others else "")
-        + "</body></html>")
+        + (f"<p>Also carried by:</p><ul>{others}</ul>" if others else "")
+        + "</body></html>"
+    )
 
 
 def _line(record: dict[str, Any], key: str) -> str:
@@ -197,11 +215,19 @@ def _terms(alert: Alert) -> list[str]:
 
 def webhook_payload(alert: Alert) -> bytes:
     """The JSON body of schema veille.alert/1 (documented in the README)."""
-    article = {k: alert.article.get(k) for k in ("id", "url", "title", "source", "language",
-                                                   "published_at", "author", "summary")}
-    data = {"schema": SCHEMA, "delivery_id": alert.delivery_id, "watcher": alert.watcher,
-            "topics": list(alert.topics), "article": article, "matches": list(alert.matches),
-            "story": {"other_sites": list(alert.others)}}
+    article = {
+        k: alert.article.get(k)
+        for k in ("id", "url", "title", "source", "language", "published_at", "author", "summary")
+    }
+    data = {
+        "schema": SCHEMA,
+        "delivery_id": alert.delivery_id,
+        "watcher": alert.watcher,
+        "topics": list(alert.topics),
+        "article": article,
+        "matches": list(alert.matches),
+        "story": {"other_sites": list(alert.others)},
+    }
     return json.dumps(safe_data(data), ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -226,14 +252,16 @@ def digest_message(alerts: list[Alert], watcher: str, sender: str, recipients: l
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["X-Veille-Delivery"] = ",".join(a.delivery_id for a in alerts)
-    plain, rich = [], ['<!DOCTYPE html><html><body>']
+    plain, rich = [], ["<!DOCTYPE html><html><body>"]
     for topic, members in groups.items():
         plain.append(f"== {topic} ==")
         rich.append(f"<h2>{html.escape(topic)}</h2>")
         for alert in members:
             plain.append(plain_text(alert))
-            rich.append(html_text(alert).removeprefix("<!DOCTYPE html><html><body>")
-                        .removesuffix("</body></html>") + "<hr>")
+            rich.append(
+                html_text(alert).removeprefix("<!DOCTYPE html><html><body>").removesuffix("</body></html>")
+                + "<hr>"
+            )
     message.set_content("\n".join(plain))
     message.add_alternative("".join(rich) + "</body></html>", subtype="html")
     return message

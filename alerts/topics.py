@@ -12,8 +12,20 @@ from crawler.exceptions import QueryError
 from crawler.normalize import WORD_RE, normalize
 from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
 
-TOPIC_KEYS = ("name", "title", "any", "all", "none", "query", "exact_case", "fields", "languages",
-              "sources", "enabled", "notes")
+TOPIC_KEYS = (
+    "name",
+    "title",
+    "any",
+    "all",
+    "none",
+    "query",
+    "exact_case",
+    "fields",
+    "languages",
+    "sources",
+    "enabled",
+    "notes",
+)
 FIELDS = ("title", "summary", "body")
 
 
@@ -76,14 +88,12 @@ class Topics:
         raise KeyError(name)
 
 
-def make_term(text: str, exact: frozenset[str], field_name: str | None = None,
-              prefix: bool = False) -> Term:
+def make_term(text: str, exact: frozenset[str], field_name: str | None = None, prefix: bool = False) -> Term:
     """A Term from its written form ('souverain*' is a prefix)."""
     text = text.strip()
     if text.endswith("*"):
         text, prefix = text[:-1].rstrip(), True
-    return Term(text=text, norm=term_key(text), prefix=prefix, exact_case=text in exact,
-                field=field_name)
+    return Term(text=text, norm=term_key(text), prefix=prefix, exact_case=text in exact, field=field_name)
 
 
 def term_key(text: str) -> str:
@@ -94,8 +104,12 @@ def term_key(text: str) -> str:
 
 def load_topics(path: Path, sources: set[str] | None = None) -> Topics:
     """Read and validate a keywords file; ConfigError lists every problem."""
-    return Topics(path, load_named_list(path, "topics", "topic", "topic",
-                                        lambda raw, key, problems: _topic(raw, key, problems, sources)))
+    return Topics(
+        path,
+        load_named_list(
+            path, "topics", "topic", "topic", lambda raw, key, problems: _topic(raw, key, problems, sources)
+        ),
+    )
 
 
 def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None) -> Topic | None:
@@ -104,10 +118,14 @@ def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None)
         return None
     owner, before = started
     name = raw.get("name")
-    exact = frozenset(t.rstrip("*").strip()
-                      for t in _strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner))
-    lists = {k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))
-             for k in ("any", "all", "none")}
+    exact = frozenset(
+        t.rstrip("*").strip()
+        for t in _strings(raw.get("exact_case", []), key + ("exact_case",), problems, owner)
+    )
+    lists = {
+        k: tuple(make_term(t, exact) for t in _strings(raw.get(k, []), key + (k,), problems, owner))
+        for k in ("any", "all", "none")
+    }
     query, query_terms_ = _query(raw.get("query"), key + ("query",), problems, owner, exact)
     if not (lists["any"] or lists["all"] or "query" in raw) and set(raw) <= set(TOPIC_KEYS):
         problems.add(key, "no rule", "give at least one of any, all or query", owner)
@@ -116,16 +134,30 @@ def _topic(raw: Any, key: KeyPath, problems: Problems, sources: set[str] | None)
     wanted = tuple(_strings(raw.get("sources", []), key + ("sources",), problems, owner))
     for index, source in enumerate(wanted):
         if sources is not None and source not in sources:
-            problems.add(key + ("sources", index), f"unknown source '{source}'",
-                         "use a name from sources.yaml (`veille sources` lists them)", owner)
+            problems.add(
+                key + ("sources", index),
+                f"unknown source '{source}'",
+                "use a name from sources.yaml (`veille sources` lists them)",
+                owner,
+            )
     _check_exact(exact, lists, query_terms_, key, problems, owner)
     _check_options(raw, key, problems, owner)
     if len(problems.messages) > before:
         return None
-    return Topic(name=name, title=raw.get("title") or name, any=lists["any"], all=lists["all"],
-                 none=lists["none"], query=query, query_terms=query_terms_, fields=topic_fields,
-                 languages=languages, sources=wanted, enabled=raw.get("enabled", True),
-                 notes=raw.get("notes", ""))
+    return Topic(
+        name=name,
+        title=raw.get("title") or name,
+        any=lists["any"],
+        all=lists["all"],
+        none=lists["none"],
+        query=query,
+        query_terms=query_terms_,
+        fields=topic_fields,
+        languages=languages,
+        sources=wanted,
+        enabled=raw.get("enabled", True),
+        notes=raw.get("notes", ""),
+    )
 
 
 def _strings(raw: Any, key: KeyPath, problems: Problems, owner: str) -> list[str]:
@@ -141,15 +173,20 @@ def _strings(raw: Any, key: KeyPath, problems: Problems, owner: str) -> list[str
         elif not term_key(str(value).rstrip("*")):
             problems.add(key + (index,), f"{str(value)!r} has no letter or digit", hint, owner)
         elif "*" in str(value).rstrip("*"):
-            problems.add(key + (index,), f"'*' only works at the end of a term, not in {str(value)!r}",
-                         "write souverain* for every word that starts with souverain", owner)
+            problems.add(
+                key + (index,),
+                f"'*' only works at the end of a term, not in {str(value)!r}",
+                "write souverain* for every word that starts with souverain",
+                owner,
+            )
         else:
             out.append(str(value))
     return out
 
 
-def _query(raw: Any, key: KeyPath, problems: Problems, owner: str,
-           exact: frozenset[str]) -> tuple[Node | None, tuple[Term, ...]]:
+def _query(
+    raw: Any, key: KeyPath, problems: Problems, owner: str, exact: frozenset[str]
+) -> tuple[Node | None, tuple[Term, ...]]:
     if raw is None:
         return None, ()
     hint = "e.g. '(IA OR \"intelligence artificielle\") AND NOT IAM'; operators are uppercase"
@@ -162,52 +199,73 @@ def _query(raw: Any, key: KeyPath, problems: Problems, owner: str,
         return None, ()
     refs = query_terms(node)
     if evaluate(node, lambda ref: []):
-        problems.add(key, "the query matches articles that contain none of its terms",
-                     "a topic needs at least one term that must be present; NOT alone is not enough",
-                     owner)
+        problems.add(
+            key,
+            "the query matches articles that contain none of its terms",
+            "a topic needs at least one term that must be present; NOT alone is not enough",
+            owner,
+        )
     return node, tuple(_term_of(ref, exact) for ref in refs)
 
 
 def _term_of(ref: TermRef, exact: frozenset[str]) -> Term:
-    return Term(text=ref.text, norm=term_key(ref.text), prefix=ref.prefix,
-                exact_case=ref.text in exact, field=ref.field)
+    return Term(
+        text=ref.text,
+        norm=term_key(ref.text),
+        prefix=ref.prefix,
+        exact_case=ref.text in exact,
+        field=ref.field,
+    )
 
 
 def _excerpt(text: str, column: int) -> str:
     start = max(column - 1, 0)
-    return repr(text[start:start + 20] or "(end of query)")
+    return repr(text[start : start + 20] or "(end of query)")
 
 
-def _choice(raw: Any, allowed: tuple[str, ...], key: KeyPath, problems: Problems,
-            owner: str) -> tuple[str, ...]:
+def _choice(
+    raw: Any, allowed: tuple[str, ...], key: KeyPath, problems: Problems, owner: str
+) -> tuple[str, ...]:
     hint = f"a list among {', '.join(allowed)}"
     if isinstance(raw, str):
         raw = [raw]
     if not problems.expect(raw, list, key, hint, owner):
         return ()
     if not raw and key[-1] == "fields":
-        problems.add(key, "empty list: the topic could never match", "leave 'fields' out to look everywhere",
-                     owner)
+        problems.add(
+            key, "empty list: the topic could never match", "leave 'fields' out to look everywhere", owner
+        )
     for index, value in enumerate(raw):
         if value not in allowed:
             problems.add(key + (index,), f"unknown value {value!r}", hint, owner)
     return tuple(v for v in raw if v in allowed)
 
 
-def _check_exact(exact: frozenset[str], lists: dict[str, tuple[Term, ...]], query_terms_: tuple[Term, ...],
-                 key: KeyPath, problems: Problems, owner: str) -> None:
+def _check_exact(
+    exact: frozenset[str],
+    lists: dict[str, tuple[Term, ...]],
+    query_terms_: tuple[Term, ...],
+    key: KeyPath,
+    problems: Problems,
+    owner: str,
+) -> None:
     written = {t.text for terms in lists.values() for t in terms} | {t.text for t in query_terms_}
     for name in sorted(exact - written):
-        problems.add(key + ("exact_case",), f"'{name}' is not one of the topic's terms",
-                     "exact_case lists terms exactly as written in any, all, none or query", owner)
+        problems.add(
+            key + ("exact_case",),
+            f"'{name}' is not one of the topic's terms",
+            "exact_case lists terms exactly as written in any, all, none or query",
+            owner,
+        )
 
 
 def _check_options(raw: dict, key: KeyPath, problems: Problems, owner: str) -> None:
     for name in ("title", "notes"):
         if name in raw:
             problems.expect(raw[name], str, key + (name,), f"{name} is free text", owner)
-    problems.expect(raw.get("enabled", True), bool, key + ("enabled",),
-                    "write enabled: true or enabled: false", owner)
+    problems.expect(
+        raw.get("enabled", True), bool, key + ("enabled",), "write enabled: true or enabled: false", owner
+    )
 
 
 SHORT = re.compile(r"^\w{1,2}$")
@@ -224,25 +282,33 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
             if SHORT.match(term.norm) and not term.exact_case and term not in topic.none:
                 warnings.append(_short_term_warning(topics.path, topic.name, term))
             elif CLITIC_PRONE.match(term.norm) and term not in topic.none:
-                warnings.append(f"{topics.path}: topic '{topic.name}': the three-letter term '{term.text}' "
-                                "also matches after a one-letter clitic, which often makes another word "
-                                "(كرة in فكرة) (hint: use a phrase such as 'كرة القدم')")
+                warnings.append(
+                    f"{topics.path}: topic '{topic.name}': the three-letter term '{term.text}' "
+                    "also matches after a one-letter clitic, which often makes another word "
+                    "(كرة in فكرة) (hint: use a phrase such as 'كرة القدم')"
+                )
         reason = never_matches(topic, source_languages or {})
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
             continue
         for term in (t for t in topic.any if excluded_by(t, topic.none)):
-            warnings.append(f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
-                            "so it can only exclude (hint: keep it in one list)")
+            warnings.append(
+                f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
+                "so it can only exclude (hint: keep it in one list)"
+            )
     return warnings
 
 
 def _short_term_warning(path: object, topic: str, term: Term) -> str:
     if not any(c.isupper() or c.islower() for c in term.text):  # Arabic and digits have no case
-        return (f"{path}: topic '{topic}': the short term '{term.text}' is common as a whole word "
-                "(hint: use a longer phrase, or a query with NEAR)")
-    return (f"{path}: topic '{topic}': the short term '{term.text}' matches in any case "
-            "(hint: add it to exact_case if it is an acronym)")
+        return (
+            f"{path}: topic '{topic}': the short term '{term.text}' is common as a whole word "
+            "(hint: use a longer phrase, or a query with NEAR)"
+        )
+    return (
+        f"{path}: topic '{topic}': the short term '{term.text}' matches in any case "
+        "(hint: add it to exact_case if it is an acronym)"
+    )
 
 
 def excluded_by(term: Term, exclusions: tuple[Term, ...]) -> bool:
@@ -258,7 +324,7 @@ def _covers(excluded: Term, term: Term) -> bool:
         return False
     words, ex = term.norm.split(), excluded.norm.split()
     for start in range(len(words) - len(ex) + 1):
-        window = words[start:start + len(ex)]
+        window = words[start : start + len(ex)]
         if window[:-1] != ex[:-1]:
             continue
         last_is_open = term.prefix and start + len(ex) == len(words)  # "data*" also means "database"

@@ -47,20 +47,30 @@ def paragraphs() -> list[str]:
 def article_page(n: int, title: str, body: list[str], related: list[str]) -> str:
     """A page shaped like a WordPress news article: nav, JSON-LD, body, sidebar, footer."""
     nav = "".join(f'<li><a href="/cat/{i}/">قسم {i}</a></li>' for i in range(40))
-    side = "".join(f'<li><a href="/a/{(n + i) % 97}.html">{html.escape(t)}</a></li>'
-                   for i, t in enumerate(related))
+    side = "".join(
+        f'<li><a href="/a/{(n + i) % 97}.html">{html.escape(t)}</a></li>' for i, t in enumerate(related)
+    )
     paras = "".join(f"<p>{html.escape(p)}</p>" for p in body)
     day = 1 + n % 28
-    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
-                     "datePublished": f"2026-11-{day:02d}T10:{n % 60:02d}:00+01:00",
-                     "author": {"@type": "Person", "name": "هسبريس"}}, ensure_ascii=False)
-    return (f'<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">'
-            f'<title>{html.escape(title)} - موقع</title><script type="application/ld+json">{ld}</script>'
-            f'<link rel="canonical" href="{{{{BASE}}}}/a/{n}.html"></head><body>'
-            f'<header><nav><ul>{nav}</ul></nav></header><main><article><h1>{html.escape(title)}</h1>'
-            f'<div class="article-content">{paras}</div></article>'
-            f'<aside><h3>الأكثر قراءة</h3><ul>{side}</ul></aside></main>'
-            f'<footer><p>جميع الحقوق محفوظة</p>{nav}</footer></body></html>')
+    ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": title,
+            "datePublished": f"2026-11-{day:02d}T10:{n % 60:02d}:00+01:00",
+            "author": {"@type": "Person", "name": "هسبريس"},
+        },
+        ensure_ascii=False,
+    )
+    return (
+        f'<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title)} - موقع</title><script type="application/ld+json">{ld}</script>'
+        f'<link rel="canonical" href="{{{{BASE}}}}/a/{n}.html"></head><body>'
+        f"<header><nav><ul>{nav}</ul></nav></header><main><article><h1>{html.escape(title)}</h1>"
+        f'<div class="article-content">{paras}</div></article>'
+        f"<aside><h3>الأكثر قراءة</h3><ul>{side}</ul></aside></main>"
+        f"<footer><p>جميع الحقوق محفوظة</p>{nav}</footer></body></html>"
+    )
 
 
 def build_site(root: Path, count: int) -> None:
@@ -80,16 +90,19 @@ def build_site(root: Path, count: int) -> None:
             f"</news:name><news:language>ar</news:language></news:publication><news:publication_date>"
             f"2026-11-{1 + n % 28:02d}T10:00:00+01:00</news:publication_date><news:title>"
             f"{html.escape(titles[n])}</news:title></news:news></url>"
-            for n in range(start, min(start + PER_SITEMAP, count)))
+            for n in range(start, min(start + PER_SITEMAP, count))
+        )
         name = f"sitemap-{start // PER_SITEMAP}.xml"
         (site / name).write_text(
             '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/'
-            'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + urls + "</urlset>")
+            'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + urls + "</urlset>"
+        )
         children.append(name)
     index = "".join(f"<sitemap><loc>{{{{BASE}}}}/{c}</loc></sitemap>" for c in children)
     (site / "sitemap-index.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
-        f'sitemap/0.9">{index}</sitemapindex>')
+        f'sitemap/0.9">{index}</sitemapindex>'
+    )
     (site / "robots.txt").write_text("User-agent: *\nAllow: /\n")
 
 
@@ -97,11 +110,13 @@ def write_config(directory: Path, base: str, count: int, concurrency: int, worke
     """A one-source Veille config for the bench site."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sources.yaml").write_text(
-        f"sources:\n  - name: bench\n    languages: [ar]\n    sitemaps: [\"{base}/sitemap-index.xml\"]\n")
+        f'sources:\n  - name: bench\n    languages: [ar]\n    sitemaps: ["{base}/sitemap-index.xml"]\n'
+    )
     (directory / "settings.yaml").write_text(
         f"database: {directory / 'bench.db'}\ndownload_delay: 0\nconcurrent_per_domain: {concurrency}\n"
         f"concurrent_requests: {concurrency}\nretries: 0\nmax_articles_per_route: {count}\n"
-        f"extract_workers: {workers}\nallow_private_addresses: true\n")
+        f"extract_workers: {workers}\nallow_private_addresses: true\n"
+    )
 
 
 def child(phase: str, config_dir: Path) -> None:
@@ -111,23 +126,35 @@ def child(phase: str, config_dir: Path) -> None:
     config = load_config(config_dir)
     if phase == "bare":
         from bench.bare_spider import crawl_bare
+
         started = time.perf_counter()
         pages = crawl_bare(config)
         emit("bare", time.perf_counter() - started, pages)
     elif phase == "floor":
         from bench.floor_spider import crawl_floor
+
         started = time.perf_counter()
         pages = crawl_floor(config, str(config_dir / "floor.db"), config.settings.extract_workers)
         emit("floor", time.perf_counter() - started, pages)
         workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool has been shut down
-        print(json.dumps({"phase": "worker", "peak_rss_mb": workers.ru_maxrss / 1024,
-                          "cpu_s": workers.ru_utime + workers.ru_stime}))
+        print(
+            json.dumps(
+                {
+                    "phase": "worker",
+                    "peak_rss_mb": workers.ru_maxrss / 1024,
+                    "cpu_s": workers.ru_utime + workers.ru_stime,
+                }
+            )
+        )
     else:
         for name, seconds, runs in full_cycles(config):
             emit(name, seconds, sum(r.new + r.updated for r in runs))
     me = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"phase": "crawler", "peak_rss_mb": me.ru_maxrss / 1024,
-                      "cpu_s": me.ru_utime + me.ru_stime}))
+    print(
+        json.dumps(
+            {"phase": "crawler", "peak_rss_mb": me.ru_maxrss / 1024, "cpu_s": me.ru_utime + me.ru_stime}
+        )
+    )
 
 
 def full_cycles(config: object) -> list[tuple[str, float, list]]:
@@ -157,8 +184,15 @@ def full_cycles(config: object) -> list[tuple[str, float, list]]:
     done.addBoth(lambda _: reactor.stop())
     reactor.run()
     worker = pool.executor.submit(resource.getrusage, resource.RUSAGE_SELF).result()
-    print(json.dumps({"phase": "worker", "peak_rss_mb": worker.ru_maxrss / 1024,
-                      "cpu_s": worker.ru_utime + worker.ru_stime}))
+    print(
+        json.dumps(
+            {
+                "phase": "worker",
+                "peak_rss_mb": worker.ru_maxrss / 1024,
+                "cpu_s": worker.ru_utime + worker.ru_stime,
+            }
+        )
+    )
     pool.close()
     archive.close()
     return results
@@ -170,8 +204,13 @@ def emit(phase: str, seconds: float, articles: int) -> None:
 
 
 def run_phase(phase: str, config_dir: Path) -> list[dict]:
-    out = subprocess.run([sys.executable, __file__, "--child", phase, "--config", str(config_dir)],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", phase, "--config", str(config_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
@@ -191,8 +230,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         build_site(Path(tmp) / "web", args.articles)
         with MiniWeb(Path(tmp) / "web") as web:
-            write_config(Path(tmp) / "config", web.base("bench"), args.articles, args.concurrency,
-                         args.workers)
+            write_config(
+                Path(tmp) / "config", web.base("bench"), args.articles, args.concurrency, args.workers
+            )
             runs = {phase: measure(phase, Path(tmp) / "config") for phase in ("bare", "floor", "full")}
     report(runs)
 
@@ -217,22 +257,28 @@ def report(runs: dict[str, dict]) -> None:
     for phase, name in (("bare", "bare"), ("floor", "floor"), ("full", "full"), ("full", "second")):
         p = runs[phase][name]
         rates[name] = p["articles"] / p["seconds"]
-        print(f"{name:<7} {p['articles']:>5} articles in {p['seconds']:7.2f} s  "
-              f"{rates[name]:7.1f} articles/s")
+        print(
+            f"{name:<7} {p['articles']:>5} articles in {p['seconds']:7.2f} s  {rates[name]:7.1f} articles/s"
+        )
     for phase, run in runs.items():
         count = run[phase]["articles"] or 1
         for name in ("crawler", "worker", "server"):
             if name in run:
                 res = run[name]
                 rss = f"peak RSS {res['peak_rss_mb']:.0f} MB, " if "peak_rss_mb" in res else ""
-                print(f"{phase:<5} {name:<8} {rss}CPU {res['cpu_s']:.1f} s "
-                      f"({res['cpu_s'] / count * 1000:.2f} ms per article)")
+                print(
+                    f"{phase:<5} {name:<8} {rss}CPU {res['cpu_s']:.1f} s "
+                    f"({res['cpu_s'] / count * 1000:.2f} ms per article)"
+                )
     print(f"full / bare throughput: {rates['full'] / rates['bare']:.0%} (target: 50% or more)")
-    print(f"floor / bare throughput: {rates['floor'] / rates['bare']:.0%} "
-          "(the least any archive of searchable full text does)")
+    print(
+        f"floor / bare throughput: {rates['floor'] / rates['bare']:.0%} "
+        "(the least any archive of searchable full text does)"
+    )
     print(f"full / floor throughput: {rates['full'] / rates['floor']:.0%}")
     full, second = runs["full"]["full"], runs["full"]["second"]
     print(f"second pass / first pass time: {second['seconds'] / full['seconds']:.2%} (target: under 2%)")
+
 
 if __name__ == "__main__":
     main()

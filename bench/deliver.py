@@ -39,12 +39,20 @@ def owed_archive(path: Path, articles: int, watcher: Watcher) -> Archive:
     """An archive whose articles each owe the watcher an email and a webhook delivery."""
     archive = Archive.open(path)
     matcher = Matcher([Topic(name="jazari", title="Jazari", any=(make_term("Jazari", frozenset()),))])
-    records = [build_record(ArticleItem(
-        source="s", url=f"https://x.ma/a-{n}", title=f"L'institut Jazari, dépêche {n}", language="fr",
-        body=f"Dépêche {n}: l'institut Jazari annonce un programme {n * 7919} à Rabat."))
-        for n in range(articles)]
+    records = [
+        build_record(
+            ArticleItem(
+                source="s",
+                url=f"https://x.ma/a-{n}",
+                title=f"L'institut Jazari, dépêche {n}",
+                language="fr",
+                body=f"Dépêche {n}: l'institut Jazari annonce un programme {n * 7919} à Rabat.",
+            )
+        )
+        for n in range(articles)
+    ]
     for start in range(0, len(records), 500):
-        archive.store_many(records[start:start + 500], matcher, (watcher,))
+        archive.store_many(records[start : start + 500], matcher, (watcher,))
     return archive
 
 
@@ -58,8 +66,9 @@ def raw_sends(smtp_port: int, url: str, count: int) -> float:
         message.set_content("L'institut Jazari annonce un programme.")
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as client:
             client.send_message(message)
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
     return time.perf_counter() - started
@@ -72,13 +81,19 @@ def main() -> None:
     smtp, hook = SmtpServer().start(), WebhookReceiver()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            watcher = Watcher(name="w", title="w", topics=("jazari",), email=("a@x.ma",),
-                              webhook=Webhook(Secret(hook.url, hook.url), Secret("${S}", "secret")))
+            watcher = Watcher(
+                name="w",
+                title="w",
+                topics=("jazari",),
+                email=("a@x.ma",),
+                webhook=Webhook(Secret(hook.url, hook.url), Secret("${S}", "secret")),
+            )
             archive = owed_archive(Path(tmp) / "a.db", args.alerts // 2, watcher)
             policy = Policy(SmtpSettings("127.0.0.1", smtp.port, tls="none"), timeout=10)
             started = time.perf_counter()
-            done = dispatch_due(archive.db.conn, {"w": watcher}, policy,
-                                datetime.now(UTC) + timedelta(minutes=1))
+            done = dispatch_due(
+                archive.db.conn, {"w": watcher}, policy, datetime.now(UTC) + timedelta(minutes=1)
+            )
             ledger = time.perf_counter() - started
             archive.close()
         raw = raw_sends(smtp.port, hook.url, args.alerts)
@@ -86,11 +101,15 @@ def main() -> None:
         smtp.stop()
         hook.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"dispatcher: {done.sent} alerts in {ledger:.2f} s = {done.sent / ledger:.0f} alerts/s "
-          f"({done.failed} failed)")
+    print(
+        f"dispatcher: {done.sent} alerts in {ledger:.2f} s = {done.sent / ledger:.0f} alerts/s "
+        f"({done.failed} failed)"
+    )
     print(f"raw sends:  {args.alerts} messages in {raw:.2f} s = {args.alerts / raw:.0f} alerts/s")
-    print(f"ratio: {(done.sent / ledger) / (args.alerts / raw):.0%} (target: 50% or more); "
-          f"peak RSS {peak:.0f} MB")
+    print(
+        f"ratio: {(done.sent / ledger) / (args.alerts / raw):.0%} (target: 50% or more); "
+        f"peak RSS {peak:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

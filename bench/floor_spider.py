@@ -34,10 +34,14 @@ def extract_and_store(path: str, html: str, url: str) -> int:
     if _db is None:  # one database per worker: no lock to share
         _db = sqlite3.connect(f"{path}.{os.getpid()}", isolation_level=None)
         _db.execute("PRAGMA journal_mode=WAL")
-        _db.execute("CREATE TABLE IF NOT EXISTS pages (id INTEGER PRIMARY KEY, url TEXT UNIQUE, "
-                    "title TEXT, body TEXT)")
-        _db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(title, body, "
-                    "tokenize = 'unicode61 remove_diacritics 2')")
+        _db.execute(
+            "CREATE TABLE IF NOT EXISTS pages (id INTEGER PRIMARY KEY, url TEXT UNIQUE, "
+            "title TEXT, body TEXT)"
+        )
+        _db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(title, body, "
+            "tokenize = 'unicode61 remove_diacritics 2')"
+        )
     options = copy(TRAFILATURA)
     options.url = options.source = url
     text = trafilatura.extract(html, options=options) or ""

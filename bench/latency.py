@@ -87,15 +87,19 @@ def write_config(directory: Path, base: str, smtp_port: int, interval: int, dela
     """One source polled every `interval` seconds, one topic matching everything, one instant watcher."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sources.yaml").write_text(
-        f"sources:\n  - name: {SITE}\n    languages: [ar]\n    feeds: [\"{base}/feed.xml\"]\n"
-        f"    schedule: {{every: {interval}s}}\n")
+        f'sources:\n  - name: {SITE}\n    languages: [ar]\n    feeds: ["{base}/feed.xml"]\n'
+        f"    schedule: {{every: {interval}s}}\n"
+    )
     (directory / "settings.yaml").write_text(
         f"download_delay: {delay}\ntimeout: 10\nretries: 0\nmin_interval: 1s\nadaptive_polling: false\n"
         f"dispatch_interval: 30s\nstartup_spread: 1s\nallow_private_addresses: true\n"
-        f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n", "utf-8")
+        f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n",
+        "utf-8",
+    )
     (directory / "keywords.yaml").write_text(f"topics:\n  - name: news\n    any: [{TERM}]\n", "utf-8")
     (directory / "watchers.yaml").write_text(
-        "watchers:\n  - name: desk\n    topics: [news]\n    email: [desk@example.ma]\n    mode: instant\n")
+        "watchers:\n  - name: desk\n    topics: [news]\n    email: [desk@example.ma]\n    mode: instant\n"
+    )
 
 
 def start_daemon(config: Path, db: Path, log: Path) -> subprocess.Popen:
@@ -137,8 +141,15 @@ def email_arrival(mailbox: TimedMailbox, marker: str) -> float | None:
     return None
 
 
-def publish_and_time(web: MiniWeb, mailbox: TimedMailbox, items: list, sample: Sample, pool: list[str],
-                     timeout: float, daemon: subprocess.Popen) -> None:
+def publish_and_time(
+    web: MiniWeb,
+    mailbox: TimedMailbox,
+    items: list,
+    sample: Sample,
+    pool: list[str],
+    timeout: float,
+    daemon: subprocess.Popen,
+) -> None:
     """Publish the sample's article (page first, then the feed) and wait for its email."""
     title, page = make_article(sample.number, pool, time.time())
     web.put(SITE, f"/a/{sample.number}.html", page)
@@ -147,8 +158,12 @@ def publish_and_time(web: MiniWeb, mailbox: TimedMailbox, items: list, sample: S
     web.put(SITE, "/feed.xml", feed_text(items))
     marker = f"/a/{sample.number}.html"
     try:
-        wait_until(lambda: email_arrival(mailbox, marker) is not None, timeout,
-                   f"the email of article {sample.number}", daemon)
+        wait_until(
+            lambda: email_arrival(mailbox, marker) is not None,
+            timeout,
+            f"the email of article {sample.number}",
+            daemon,
+        )
     except SystemExit as exc:
         print(f"sample {sample.number}: {exc}", file=sys.stderr)
         return
@@ -181,8 +196,13 @@ def attribute_crawls(samples: list[Sample], crawls: list[tuple[float, float, str
                 break
 
 
-def report(samples: list[Sample], interval: int, exit_code: int, entries: list[dict],
-           crawls: list[tuple[float, float, str]]) -> None:
+def report(
+    samples: list[Sample],
+    interval: int,
+    exit_code: int,
+    entries: list[dict],
+    crawls: list[tuple[float, float, str]],
+) -> None:
     """Each sample, then median and max, the ratio to the baseline and to the target."""
     print("article  random wait  poll wait    crawl  crawl end to email    total")
     for s in samples:
@@ -192,8 +212,10 @@ def report(samples: list[Sample], interval: int, exit_code: int, entries: list[d
         wait = (s.crawl_start - s.published) if s.crawl_start else float("nan")
         crawl = (s.crawl_end - s.crawl_start) if s.crawl_start else float("nan")
         dispatch = (s.arrived - s.crawl_end) if s.crawl_end else float("nan")
-        print(f"{s.number:>7}  {s.waited:>9.1f} s {wait:>8.1f} s {crawl:>6.1f} s {dispatch:>16.2f} s "
-              f"{s.latency:>6.1f} s")
+        print(
+            f"{s.number:>7}  {s.waited:>9.1f} s {wait:>8.1f} s {crawl:>6.1f} s {dispatch:>16.2f} s "
+            f"{s.latency:>6.1f} s"
+        )
     done = [s for s in samples if s.latency is not None]
     if not done:
         print("no email arrived: no figures")
@@ -203,28 +225,42 @@ def report(samples: list[Sample], interval: int, exit_code: int, entries: list[d
     ideal = [max(0.0, s.crawl_start - s.published) for s in done if s.crawl_start]
     baseline = statistics.median(ideal) if ideal else float("nan")
     polls = [b[0] - a[0] for a, b in zip(crawls, crawls[1:], strict=False)]
-    print(f"{len(done)}/{len(samples)} emails; latency median {median:.1f} s, max {worst:.1f} s, "
-          f"min {min(latencies):.1f} s")
+    print(
+        f"{len(done)}/{len(samples)} emails; latency median {median:.1f} s, max {worst:.1f} s, "
+        f"min {min(latencies):.1f} s"
+    )
     own = [s.arrived - s.crawl_start for s in done if s.crawl_start]
     ratio = f"{median / baseline:.2f}x" if baseline > 0 else "n/a"
-    print(f"baseline (an ideal poller: the wait for the same polls, zero cost): median {baseline:.1f} s; "
-          f"daemon / baseline {ratio}; daemon's own share (crawl + dispatch) median "
-          f"{statistics.median(own) if own else float('nan'):.1f} s")
-    print(f"polls: {len(crawls)} crawls, interval between crawl starts {min(polls):.1f}-{max(polls):.1f} s "
-          f"(configured {interval} s with up to {min(60, interval // 10)} s jitter)" if polls else "")
+    print(
+        f"baseline (an ideal poller: the wait for the same polls, zero cost): median {baseline:.1f} s; "
+        f"daemon / baseline {ratio}; daemon's own share (crawl + dispatch) median "
+        f"{statistics.median(own) if own else float('nan'):.1f} s"
+    )
+    print(
+        f"polls: {len(crawls)} crawls, interval between crawl starts {min(polls):.1f}-{max(polls):.1f} s "
+        f"(configured {interval} s with up to {min(60, interval // 10)} s jitter)"
+        if polls
+        else ""
+    )
     levels = Counter(entry.get("level") for entry in entries)
-    print(f"daemon log: {len(entries)} lines by level {dict(levels)}; exit code after SIGTERM {exit_code}"
-          f" ({'clean' if exit_code == 0 else 'NOT clean'})")
+    print(
+        f"daemon log: {len(entries)} lines by level {dict(levels)}; exit code after SIGTERM {exit_code}"
+        f" ({'clean' if exit_code == 0 else 'NOT clean'})"
+    )
     for entry in entries:
         if entry.get("level") in ("WARNING", "ERROR", "CRITICAL", "RAW"):
             print(f"  {entry.get('level')}: {entry.get('message', '')[:160]}")
     print(f"first crawl (throughput at the configured politeness): {crawls[0][2] if crawls else 'none'}")
     me = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"daemon and its extraction worker: peak RSS of the larger {me.ru_maxrss / 1024:.0f} MB, CPU "
-          f"{me.ru_utime + me.ru_stime:.1f} s in all over the {crawls[-1][1] - crawls[0][0]:.0f} s run")
+    print(
+        f"daemon and its extraction worker: peak RSS of the larger {me.ru_maxrss / 1024:.0f} MB, CPU "
+        f"{me.ru_utime + me.ru_stime:.1f} s in all over the {crawls[-1][1] - crawls[0][0]:.0f} s run"
+    )
     target = interval + 5
-    print(f"median / (interval + 5 s) = {median:.1f} / {target} = {median / target:.2f} "
-          f"(target: 1.00 or less: {'met' if median <= target else 'MISSED'})")
+    print(
+        f"median / (interval + 5 s) = {median:.1f} / {target} = {median / target:.2f} "
+        f"(target: 1.00 or less: {'met' if median <= target else 'MISSED'})"
+    )
 
 
 def main() -> None:
@@ -239,8 +275,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         build_site(Path(tmp) / "web", args.articles, SITE)
         now = time.time()  # the feed's items as build_site wrote them (titles and dates)
-        items = [(n, make_article(n, pool)[0], now - (args.articles - n) * 1800)
-                 for n in range(args.articles)]
+        items = [
+            (n, make_article(n, pool)[0], now - (args.articles - n) * 1800) for n in range(args.articles)
+        ]
         smtp = SmtpServer()
         smtp.mailbox = mailbox = TimedMailbox()
         smtp.start()
@@ -251,18 +288,27 @@ def main() -> None:
                 write_config(Path(tmp) / "config", web.base(SITE), smtp.port, args.interval, args.delay)
                 daemon = start_daemon(Path(tmp) / "config", Path(tmp) / "latency.db", log)
                 try:
-                    wait_until(lambda: len(mailbox.messages) >= args.articles, 180,
-                               "the first crawl's alerts", daemon)
-                    print(f"first crawl done, {len(mailbox.messages)} alerts received; publishing "
-                          f"{args.samples} articles", file=sys.stderr)
+                    wait_until(
+                        lambda: len(mailbox.messages) >= args.articles,
+                        180,
+                        "the first crawl's alerts",
+                        daemon,
+                    )
+                    print(
+                        f"first crawl done, {len(mailbox.messages)} alerts received; publishing "
+                        f"{args.samples} articles",
+                        file=sys.stderr,
+                    )
                     for k in range(args.samples):
                         sample = Sample(10_000 + k, rng.uniform(0, args.interval), 0.0)
                         time.sleep(sample.waited)
                         publish_and_time(web, mailbox, items, sample, pool, 3 * args.interval + 60, daemon)
                         samples.append(sample)
-                        print(f"sample {k + 1}/{args.samples}: "
-                              + (f"{sample.latency:.1f} s" if sample.latency is not None else "no email"),
-                              file=sys.stderr)
+                        print(
+                            f"sample {k + 1}/{args.samples}: "
+                            + (f"{sample.latency:.1f} s" if sample.latency is not None else "no email"),
+                            file=sys.stderr,
+                        )
                 finally:
                     exit_code = stop_daemon(daemon)
         finally:

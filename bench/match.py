@@ -31,8 +31,10 @@ from crawler.normalize import normalize, tokens  # noqa: E402
 
 REAL = ROOT / "tests" / "fixtures" / "realdata" / "thevoice_articles.json"
 SHARED = ROOT.parent / "shared" / "realdata" / "morocco-media-crawler"
-STOP_WORDS = ("le la les de des du un une et en au aux a à pour par sur dans que qui est son sa ses ce "
-              "cette il elle ils se ne pas plus avec d l في من على إلى أن عن مع التي الذي هذا هذه كان ما لا")
+STOP_WORDS = (
+    "le la les de des du un une et en au aux a à pour par sur dans que qui est son sa ses ce "
+    "cette il elle ils se ne pas plus avec d l في من على إلى أن عن مع التي الذي هذا هذه كان ما لا"
+)
 STOP = set(STOP_WORDS.split())
 
 
@@ -74,12 +76,19 @@ def build_topics(terms: list[str], topics: int, rng: random.Random) -> list[Topi
     exact = frozenset({"IA", "AI", "5G", "OCP", "ONCF"})
     out = []
     for i in range(topics):
-        chunk = terms[i * size:(i + 1) * size]
+        chunk = terms[i * size : (i + 1) * size]
         chosen = [make_term(t + ("*" if rng.random() < 0.05 else ""), exact) for t in chunk]
         if i % 50 == 0:
             chosen.append(make_term(rng.choice(sorted(exact)), exact))
-        out.append(Topic(name=f"t{i}", title=f"t{i}", any=tuple(chosen[:-2]), all=tuple(chosen[-2:-1]),
-                         none=tuple(chosen[-1:])))
+        out.append(
+            Topic(
+                name=f"t{i}",
+                title=f"t{i}",
+                any=tuple(chosen[:-2]),
+                all=tuple(chosen[-2:-1]),
+                none=tuple(chosen[-1:]),
+            )
+        )
     return out
 
 
@@ -110,8 +119,9 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=1000)
     parser.add_argument("--terms", type=int, default=10_000)
     parser.add_argument("--baseline", type=int, default=300)
-    parser.add_argument("--skip", type=int, default=1000,
-                        help="leave out this many most frequent words (200: a stress test)")
+    parser.add_argument(
+        "--skip", type=int, default=1000, help="leave out this many most frequent words (200: a stress test)"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     arabic, french = corpus()
@@ -128,13 +138,17 @@ def main() -> None:
     base = baseline_rate(terms, sample[: args.baseline])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     chars = sum(len(a.body) for a in sample) / len(sample)
-    print(f"{len(topics)} topics, {len({t for tp in topics for t in tp.terms()})} terms "
-          f"(the {args.skip} commonest words left out); "
-          f"{len(sample)} articles of {chars:.0f} characters on average; automaton built in {build:.2f} s")
+    print(
+        f"{len(topics)} topics, {len({t for tp in topics for t in tp.terms()})} terms "
+        f"(the {args.skip} commonest words left out); "
+        f"{len(sample)} articles of {chars:.0f} characters on average; automaton built in {build:.2f} s"
+    )
     print(f"matcher:  {rate:8.0f} articles/s ({matched} topic matches)")
     print(f"baseline: {base:8.1f} articles/s (one regex per term, on {args.baseline} articles)")
-    print(f"ratio: {rate / base:.0f}x (target: 20x or more); target 2,000 articles/s: "
-          f"{'met' if rate >= 2000 else 'missed'}; peak RSS {peak:.0f} MB")
+    print(
+        f"ratio: {rate / base:.0f}x (target: 20x or more); target 2,000 articles/s: "
+        f"{'met' if rate >= 2000 else 'missed'}; peak RSS {peak:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ MARK_EVERY = 100
 
 # -- the fixture site and config ------------------------------------------------------------------
 
+
 def make_article(n: int, pool: list[str], published: float | None = None) -> tuple[str, str]:
     """Title and page of article n (deterministic, so a child process can publish more). The words of
     each paragraph are shuffled: with only 73 real paragraphs, two articles would otherwise often be
@@ -86,10 +87,13 @@ def feed_text(items: list[tuple[int, str, float]]) -> str:
     entries = "".join(
         f"<item><title>{html.escape(title)}</title><link>{{{{BASE}}}}/a/{n}.html</link><guid>{{{{BASE}}}}/?p={n}</guid>"
         f"<pubDate>{email.utils.formatdate(published, usegmt=True)}</pubDate></item>"
-        for n, title, published in sorted(items, key=lambda i: -i[2]))
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
-            f"<link>{{{{BASE}}}}/</link><description>news</description><language>ar</language>{entries}"
-            "</channel></rss>")
+        for n, title, published in sorted(items, key=lambda i: -i[2])
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
+        f"<link>{{{{BASE}}}}/</link><description>news</description><language>ar</language>{entries}"
+        "</channel></rss>"
+    )
 
 
 def write_feed(site: Path, items: list[tuple[int, str, float]]) -> None:
@@ -129,17 +133,22 @@ def write_config(directory: Path, base: str, smtp_port: int) -> None:
     """A one-source config: no download delay, one topic matching everything, one email watcher."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sources.yaml").write_text(
-        f"sources:\n  - name: {SOURCE}\n    languages: [ar]\n    feeds: [\"{base}/feed.xml\"]\n")
+        f'sources:\n  - name: {SOURCE}\n    languages: [ar]\n    feeds: ["{base}/feed.xml"]\n'
+    )
     (directory / "settings.yaml").write_text(
         f"database: {directory / 'soak.db'}\ndownload_delay: 0\ntimeout: 10\nretries: 0\n"
         "allow_private_addresses: true\n"
-        f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n", "utf-8")
+        f"smtp_host: 127.0.0.1\nsmtp_port: {smtp_port}\nsmtp_tls: none\n",
+        "utf-8",
+    )
     (directory / "keywords.yaml").write_text(f"topics:\n  - name: soak\n    any: [{TERM}]\n", "utf-8")
     (directory / "watchers.yaml").write_text(
-        "watchers:\n  - name: soak\n    topics: [soak]\n    email: [soak@example.ma]\n    mode: instant\n")
+        "watchers:\n  - name: soak\n    topics: [soak]\n    email: [soak@example.ma]\n    mode: instant\n"
+    )
 
 
 # -- measuring --------------------------------------------------------------------------------------
+
 
 def read_rss_mb(pid: int | str = "self") -> float:
     """Resident memory of a process now (VmRSS), in MB."""
@@ -160,14 +169,23 @@ def take_snapshot(phase: str, cycle: int, started: float, durations: list[float]
     the median time of the last MARK_EVERY cycles (a cycle that slows down as the archive grows)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     workers = [p.pid for p in multiprocessing.active_children()]
-    snapshot = {"phase": phase, "cycle": cycle, "seconds": time.perf_counter() - started,
-                "recent_median_ms": statistics.median(durations[-MARK_EVERY:]) * 1000,
-                "rss_mb": read_rss_mb(), "peak_rss_mb": me.ru_maxrss / 1024,
-                "cpu_s": me.ru_utime + me.ru_stime, "worker_rss_mb": sum(read_rss_mb(p) for p in workers),
-                "worker_cpu_s": sum(read_cpu_s(p) for p in workers)}
+    snapshot = {
+        "phase": phase,
+        "cycle": cycle,
+        "seconds": time.perf_counter() - started,
+        "recent_median_ms": statistics.median(durations[-MARK_EVERY:]) * 1000,
+        "rss_mb": read_rss_mb(),
+        "peak_rss_mb": me.ru_maxrss / 1024,
+        "cpu_s": me.ru_utime + me.ru_stime,
+        "worker_rss_mb": sum(read_rss_mb(p) for p in workers),
+        "worker_cpu_s": sum(read_cpu_s(p) for p in workers),
+    }
     gc.collect()  # after the readings above: count what is kept, not garbage waiting for the collector
-    return snapshot | {"objects": len(gc.get_objects()), "fds": len(os.listdir("/proc/self/fd")),
-                       "threads": threading.active_count()}
+    return snapshot | {
+        "objects": len(gc.get_objects()),
+        "fds": len(os.listdir("/proc/self/fd")),
+        "threads": threading.active_count(),
+    }
 
 
 def count_types() -> Counter[str]:
@@ -191,9 +209,19 @@ def is_mark(cycle: int, warm: int, cycles: int) -> bool:
 def print_cycle_times(phase: str, durations: list[float], warm: int) -> None:
     """The first cycle's time, and the median, 95th percentile and max of the cycles after warm-up."""
     idle = sorted(durations[warm:]) or [0.0]
-    print(json.dumps({"phase": phase, "cycle_times": True, "first_s": durations[0],
-                      "median_s": statistics.median(idle), "p95_s": idle[int(len(idle) * 0.95)],
-                      "max_s": idle[-1]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "phase": phase,
+                "cycle_times": True,
+                "first_s": durations[0],
+                "median_s": statistics.median(idle),
+                "p95_s": idle[int(len(idle) * 0.95)],
+                "max_s": idle[-1],
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_on_reactor(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -212,9 +240,14 @@ def run_on_reactor(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 # -- the daemon phase -------------------------------------------------------------------------------
 
-async def measure_cycles(phase: str, cycles: int, warm: int,
-                         one_cycle: Callable[[int], Coroutine[Any, Any, None]],
-                         prepare: Callable[[int], None] | None = None) -> None:
+
+async def measure_cycles(
+    phase: str,
+    cycles: int,
+    warm: int,
+    one_cycle: Callable[[int], Coroutine[Any, Any, None]],
+    prepare: Callable[[int], None] | None = None,
+) -> None:
     """Run the cycles, timing each (not `prepare`, run before it); print RSS snapshots at the marks,
     then the types that grew since the warm-up and the cycle times."""
     started, durations = time.perf_counter(), []
@@ -266,8 +299,9 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
         # What Daemon.start() sets up for the crawl job, minus the timed jobs: the crawl job exists
         # (adaptive polling reschedules it) but the paused scheduler never runs anything.
         daemon.slots = asyncio.Semaphore(daemon.slot_count)
-        daemon.scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC",
-                                            job_defaults={"coalesce": True, "max_instances": 1})
+        daemon.scheduler = AsyncIOScheduler(
+            event_loop=loop, timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
         daemon._schedule_all(first=True)
         daemon.scheduler.start(paused=True)
 
@@ -283,17 +317,25 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
                 await finish_followups(daemon)
 
         await measure_cycles("daemon", cycles, warm, one_cycle, publish_new)
-        print(json.dumps({"phase": "daemon", "outcomes": {f"{s}:{st}": n for (s, st), n in
-                                                          daemon.counters.crawls.items()},
-                          "articles": {o: n for (_, o), n in daemon.counters.articles.items()},
-                          "deliveries": dict(daemon.counters.deliveries), "published": published}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "phase": "daemon",
+                    "outcomes": {f"{s}:{st}": n for (s, st), n in daemon.counters.crawls.items()},
+                    "articles": {o: n for (_, o), n in daemon.counters.articles.items()},
+                    "deliveries": dict(daemon.counters.deliveries),
+                    "published": published,
+                }
+            ),
+            flush=True,
+        )
         await daemon.stop()
 
     run_on_reactor(soak)
 
 
 # -- the baseline phase -----------------------------------------------------------------------------
+
 
 class FeedSpider(scrapy.Spider):
     """Fetch one feed (conditionally when an ETag is known); keep nothing but its status and ETag."""
@@ -306,8 +348,9 @@ class FeedSpider(scrapy.Spider):
 
     async def start(self) -> Any:
         headers = {"If-None-Match": self.etag} if self.etag else {}
-        yield scrapy.Request(self.url, headers=headers, dont_filter=True,
-                             meta={"handle_httpstatus_list": [304]})
+        yield scrapy.Request(
+            self.url, headers=headers, dont_filter=True, meta={"handle_httpstatus_list": [304]}
+        )
 
     def parse(self, response: scrapy.http.Response) -> None:
         self.status = response.status
@@ -350,10 +393,25 @@ def soak_bare(config_dir: Path, cycles: int, warm: int) -> None:
 
 # -- the parent: serve, run the phases, report ------------------------------------------------------
 
+
 def run_phase(args: argparse.Namespace, phase: str, config_dir: Path, site: Path) -> tuple[list[dict], str]:
     """Run one phase in a child process; its JSON lines and its stderr (the daemon's log)."""
-    command = [sys.executable, __file__, "--child", phase, "--config", str(config_dir), "--site", str(site),
-               "--cycles", str(args.cycles), "--warm", str(args.warm), "--new-every", str(args.new_every)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        phase,
+        "--config",
+        str(config_dir),
+        "--site",
+        str(site),
+        "--cycles",
+        str(args.cycles),
+        "--warm",
+        str(args.warm),
+        "--new-every",
+        str(args.new_every),
+    ]
     command += ["--overlap"] if args.overlap else []
     env = {k: v for k, v in os.environ.items() if k != "VEILLE_DB"}
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
@@ -365,8 +423,11 @@ def run_phase(args: argparse.Namespace, phase: str, config_dir: Path, site: Path
 
 def summarise_log(log: str) -> list[tuple[int, str]]:
     """The daemon's log lines grouped by message with digits and timings blanked, commonest first."""
-    shapes = Counter(re.sub(r"\d+(\.\d+)?", "N", line.partition(": ")[2] or line)[:110]
-                     for line in log.splitlines() if line.strip())
+    shapes = Counter(
+        re.sub(r"\d+(\.\d+)?", "N", line.partition(": ")[2] or line)[:110]
+        for line in log.splitlines()
+        if line.strip()
+    )
     return [(n, shape) for shape, n in shapes.most_common(6)]
 
 
@@ -380,43 +441,62 @@ def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: 
         idle = args.cycles - args.warm
         cpu = (end["cpu_s"] + end["worker_cpu_s"] - warm["cpu_s"] - warm["worker_cpu_s"]) / idle
         times = next(line for line in lines if line.get("cycle_times"))
-        figures[name] = {"rate": idle / (end["seconds"] - warm["seconds"]), "cpu_ms": cpu * 1000,
-                         "growth": end["rss_mb"] - warm["rss_mb"], "times": times}
+        figures[name] = {
+            "rate": idle / (end["seconds"] - warm["seconds"]),
+            "cpu_ms": cpu * 1000,
+            "growth": end["rss_mb"] - warm["rss_mb"],
+            "times": times,
+        }
         trend = " ".join(f"{c}:{m['rss_mb']:.1f}" for c, m in sorted(marks.items()))
         pace = " ".join(f"{c}:{m['recent_median_ms']:.1f}" for c, m in sorted(marks.items()) if c >= 100)
-        print(f"{name:<6} RSS after cycle {args.warm} {warm['rss_mb']:.1f} MB, after {args.cycles} "
-              f"{end['rss_mb']:.1f} MB: growth {figures[name]['growth']:+.1f} MB; peak "
-              f"{end['peak_rss_mb']:.0f} MB"
-              + (f" + worker {end['worker_rss_mb']:.0f} MB" if end["worker_rss_mb"] else ""))
+        print(
+            f"{name:<6} RSS after cycle {args.warm} {warm['rss_mb']:.1f} MB, after {args.cycles} "
+            f"{end['rss_mb']:.1f} MB: growth {figures[name]['growth']:+.1f} MB; peak "
+            f"{end['peak_rss_mb']:.0f} MB"
+            + (f" + worker {end['worker_rss_mb']:.0f} MB" if end["worker_rss_mb"] else "")
+        )
         print(f"{name:<6} RSS by cycle (MB): {trend}")
         print(f"{name:<6} median cycle time of the last {MARK_EVERY} cycles (ms): {pace}")
         grown = next(line["growing_types"] for line in lines if "growing_types" in line)
-        print(f"{name:<6} objects {warm['objects']} -> {end['objects']}, fds {warm['fds']} -> {end['fds']}, "
-              f"threads {warm['threads']} -> {end['threads']}; most grown types "
-              + ", ".join(f"{t} {n:+}" for t, n in grown.items() if n > 0))
-        print(f"{name:<6} {figures[name]['rate']:.1f} {kind} cycles/s; CPU {figures[name]['cpu_ms']:.1f} ms "
-              f"per {kind} cycle; cycle time median {times['median_s'] * 1000:.1f} ms, p95 "
-              f"{times['p95_s'] * 1000:.1f} ms, max {times['max_s'] * 1000:.1f} ms; first cycle "
-              f"{times['first_s']:.2f} s")
+        print(
+            f"{name:<6} objects {warm['objects']} -> {end['objects']}, fds {warm['fds']} -> {end['fds']}, "
+            f"threads {warm['threads']} -> {end['threads']}; most grown types "
+            + ", ".join(f"{t} {n:+}" for t, n in grown.items() if n > 0)
+        )
+        print(
+            f"{name:<6} {figures[name]['rate']:.1f} {kind} cycles/s; CPU {figures[name]['cpu_ms']:.1f} ms "
+            f"per {kind} cycle; cycle time median {times['median_s'] * 1000:.1f} ms, p95 "
+            f"{times['p95_s'] * 1000:.1f} ms, max {times['max_s'] * 1000:.1f} ms; first cycle "
+            f"{times['first_s']:.2f} s"
+        )
     extra = [line for line in daemon if "outcomes" in line][0]
     bare_statuses = [line for line in bare if "statuses" in line][0]["statuses"]
-    print(f"daemon crawl outcomes {extra['outcomes']}, articles {extra['articles']}, deliveries "
-          f"{extra['deliveries']}, emails received {emails}, articles published during the soak "
-          f"{extra['published']}; bare HTTP statuses {bare_statuses}")
+    print(
+        f"daemon crawl outcomes {extra['outcomes']}, articles {extra['articles']}, deliveries "
+        f"{extra['deliveries']}, emails received {emails}, articles published during the soak "
+        f"{extra['published']}; bare HTTP statuses {bare_statuses}"
+    )
     lines = [line for line in log.splitlines() if line.strip()]
     print(f"daemon log: {len(lines)} lines ({len(lines) / args.cycles:.2f} per cycle); commonest:")
     for n, shape in summarise_log(log):
         print(f"  {n:>6}  {shape}")
     if "Traceback" in log:
         start = log.index("Traceback")
-        print(f"daemon log: {log.count('Traceback')} tracebacks; the first, and the line before it:\n"
-              + log[log.rfind("\n", 0, log.rfind("\n", 0, start)) + 1:start] + log[start:start + 3000])
+        print(
+            f"daemon log: {log.count('Traceback')} tracebacks; the first, and the line before it:\n"
+            + log[log.rfind("\n", 0, log.rfind("\n", 0, start)) + 1 : start]
+            + log[start : start + 3000]
+        )
     d, b = figures["daemon"], figures["bare"]
-    print(f"daemon / bare: CPU per {kind} cycle {d['cpu_ms'] / b['cpu_ms']:.2f}x, {kind} cycles/s "
-          f"{d['rate'] / b['rate']:.0%}, RSS growth {d['growth']:+.1f} MB vs {b['growth']:+.1f} MB")
+    print(
+        f"daemon / bare: CPU per {kind} cycle {d['cpu_ms'] / b['cpu_ms']:.2f}x, {kind} cycles/s "
+        f"{d['rate'] / b['rate']:.0%}, RSS growth {d['growth']:+.1f} MB vs {b['growth']:+.1f} MB"
+    )
     verdict = "met" if d["growth"] <= 20 else "MISSED"
-    print(f"RSS growth over {args.cycles - args.warm} cycles: {d['growth']:+.1f} MB (target 20 MB or less: "
-          f"{verdict})")
+    print(
+        f"RSS growth over {args.cycles - args.warm} cycles: {d['growth']:+.1f} MB (target 20 MB or less: "
+        f"{verdict})"
+    )
 
 
 def main() -> None:
@@ -424,13 +504,24 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=1000, help="crawl cycles per phase")
     parser.add_argument("--articles", type=int, default=20, help="articles in the feed")
     parser.add_argument("--warm", type=int, default=10, help="cycles before the 'start' RSS reading")
-    parser.add_argument("--new-every", type=int, default=0,
-                        help="publish a new article every N cycles after the warm-up (0: never)")
-    parser.add_argument("--overlap", action="store_true",
-                        help="do not wait for a crawl's follow-ups: the next crawl overlaps the previous "
-                        "one's health chore and dispatch (a stress test of concurrent writers)")
-    parser.add_argument("--keep", type=Path, help="build the site, config and database in this new "
-                        "directory and keep them (default: a temporary directory)")
+    parser.add_argument(
+        "--new-every",
+        type=int,
+        default=0,
+        help="publish a new article every N cycles after the warm-up (0: never)",
+    )
+    parser.add_argument(
+        "--overlap",
+        action="store_true",
+        help="do not wait for a crawl's follow-ups: the next crawl overlaps the previous "
+        "one's health chore and dispatch (a stress test of concurrent writers)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the site, config and database in this new "
+        "directory and keep them (default: a temporary directory)",
+    )
     parser.add_argument("--child", choices=("bare", "daemon"))
     parser.add_argument("--config", type=Path)
     parser.add_argument("--site", type=Path)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
-HINT = ("hint: Veille fetches public addresses only; for an intranet site set "
-        "allow_private_addresses: true on its source in sources.yaml")
+HINT = (
+    "hint: Veille fetches public addresses only; for an intranet site set "
+    "allow_private_addresses: true on its source in sources.yaml"
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,14 @@ def address_kind(address: str) -> str | None:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    for kind, test in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
-                       ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
-                       ("private", ip.is_private), ("reserved", ip.is_reserved)):
+    for kind, test in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+    ):
         if test:
             return kind
     return None if ip.is_global else "non-public"
@@ -67,8 +74,10 @@ def scheme_refusal(url: str) -> str | None:
     scheme = urlsplit(url).scheme.lower()
     if scheme in SCHEMES:
         return None
-    return (f"refused: {scheme or 'no'} scheme, only http and https URLs are fetched (hint: the feed or "
-            "page links to something that is not a web page; nothing to fix unless all its links do)")
+    return (
+        f"refused: {scheme or 'no'} scheme, only http and https URLs are fetched (hint: the feed or "
+        "page links to something that is not a web page; nothing to fix unless all its links do)"
+    )
 
 
 def hosts_of(urls: Iterable[str | None]) -> frozenset[str]:

@@ -11,8 +11,19 @@ from crawler.search import Texts, indexed_texts
 from crawler.storage import StoredArticle
 from crawler.urls import clean_url, identity_keys
 
-ARTICLE_FIELDS = ("source", "url", "title", "summary", "body", "author", "language", "published_at",
-                  "source_updated", "guid", "via")
+ARTICLE_FIELDS = (
+    "source",
+    "url",
+    "title",
+    "summary",
+    "body",
+    "author",
+    "language",
+    "published_at",
+    "source_updated",
+    "guid",
+    "via",
+)
 TEXT_FIELDS = ("url", "title", "summary", "body", "author", "guid")
 
 
@@ -44,7 +55,13 @@ def build_record(item: ArticleItem) -> StoredArticle:
     fields.update(unsafe)
     fields["url"] = clean_url(unsafe.get("url", item.url))
     keys = identity_keys(unsafe.get("url", item.url), item.fetched_url, item.link, guid=fields["guid"])
-    digest = (None if unsafe else item.digest) or digest_text(fields["title"], fields["summary"],
-                                                              fields["body"])
-    return StoredArticle(keys=tuple(keys), fields=fields, content_hash=digest.content_hash,
-                         minhash=digest.fingerprint, texts=digest.texts)
+    digest = (None if unsafe else item.digest) or digest_text(
+        fields["title"], fields["summary"], fields["body"]
+    )
+    return StoredArticle(
+        keys=tuple(keys),
+        fields=fields,
+        content_hash=digest.content_hash,
+        minhash=digest.fingerprint,
+        texts=digest.texts,
+    )

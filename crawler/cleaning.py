@@ -14,7 +14,8 @@ from lxml import html as lxml_html
 WP_FOOTER = re.compile(
     r"(?:\s*\[(?:…|\.\.\.|&#8230;)\]\s*|\s*\n\s*|^\s*)"
     r"(?:The post [^\n]{1,600}? appeared first on|L[’']article [^\n]{1,600}? est apparu en premier sur)"
-    r" [^\n]{1,200}?\.?\s*$")
+    r" [^\n]{1,200}?\.?\s*$"
+)
 TRAILING_ELLIPSIS = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
 # Runs of ordinary spaces only: French typography's non-breaking spaces are part of the text.
 # Only what changes: a lone space is left alone (replacing each of thousands cost more than the rest).

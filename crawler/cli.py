@@ -25,8 +25,13 @@ from crawler.yamlconf import LANGUAGES
 
 @click.group()
 @click.version_option(__version__, prog_name="veille")
-@click.option("--config", "config_option", metavar="DIR", envvar="VEILLE_CONFIG",
-              help="Config directory (default ./config, or $VEILLE_CONFIG).")
+@click.option(
+    "--config",
+    "config_option",
+    metavar="DIR",
+    envvar="VEILLE_CONFIG",
+    help="Config directory (default ./config, or $VEILLE_CONFIG).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_option: str | None) -> None:
     """Veille: monitor Moroccan news for the topics that matter to you.
@@ -55,8 +60,10 @@ def check(ctx: click.Context) -> None:
     spread = "".join(f"; {n} {lang}" for lang, n in sorted(langs.items()))
     enabled = sum(s.enabled for s in config.sources)
     topics = len(config.topics.enabled())
-    click.echo(f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled{spread}); "
-               f"{topics} topics; {len(config.watchers)} watchers; database {config.database_path()}")
+    click.echo(
+        f"{config.directory}: OK: {len(config.sources)} sources ({enabled} enabled{spread}); "
+        f"{topics} topics; {len(config.watchers)} watchers; database {config.database_path()}"
+    )
     from alerts.backtest import broad_term_warnings
     from alerts.topics import lint_topics
 
@@ -76,8 +83,9 @@ def check(ctx: click.Context) -> None:
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Write the full crawl log here.")
 @click.option("--no-alerts", is_flag=True, help="Do not send the alerts that are due after the crawl.")
 @click.pass_context
-def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file: str | None,
-          no_alerts: bool) -> None:
+def crawl(
+    ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file: str | None, no_alerts: bool
+) -> None:
     """Crawl the given sources (default: all enabled ones) once, then print a summary.
 
     Exit code 0 when every source succeeded, 1 when some failed.
@@ -90,15 +98,20 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file:
     known = {s.name for s in config.sources}
     unknown = [name for name in sources if name not in known]
     if unknown:
-        raise CommandError(f"unknown source(s): {', '.join(unknown)} "
-                           f"(hint: `veille sources` lists the {len(known)} configured ones)")
+        raise CommandError(
+            f"unknown source(s): {', '.join(unknown)} "
+            f"(hint: `veille sources` lists the {len(known)} configured ones)"
+        )
     total = len(sources) or sum(s.enabled for s in config.sources)
     done: list[SourceRun] = []
 
     def progress(run: SourceRun) -> None:
         done.append(run)
-        click.echo(f"[{len(done):>3}/{total}] {run.source:<22} {run.status:<7} "
-                   f"new {run.new:<4} dup {run.duplicate:<4} err {run.errors}", err=True)
+        click.echo(
+            f"[{len(done):>3}/{total}] {run.source:<22} {run.status:<7} "
+            f"new {run.new:<4} dup {run.duplicate:<4} err {run.errors}",
+            err=True,
+        )
 
     level = "INFO" if verbose or log_file else "CRITICAL"
     try:
@@ -112,8 +125,11 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], verbose: bool, log_file:
 
 
 @main.command()
-@click.option("--log-format", type=click.Choice(["text", "json"]),
-              help="Log lines as text or JSON (default: log_format in settings.yaml).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or JSON (default: log_format in settings.yaml).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also Scrapy's and the libraries' own INFO lines.")
 @click.pass_context
 def run(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
@@ -150,17 +166,22 @@ def status(ctx: click.Context, as_json: bool) -> None:
     settings, _ = read_settings(ctx.obj["config_dir"])
     path = settings.database_path(dict(os.environ))
     if not path.exists():  # the daemon creates it at start: not running, and never ran here
-        message = (f"not running: {path}: no archive here (hint: start the daemon with `veille run`, "
-                   "or set VEILLE_DB to the daemon's database)")
-        click.echo(json.dumps({"running": False, "database": str(path), "problem": message})
-                   if as_json else message)
+        message = (
+            f"not running: {path}: no archive here (hint: start the daemon with `veille run`, "
+            "or set VEILLE_DB to the daemon's database)"
+        )
+        click.echo(
+            json.dumps({"running": False, "database": str(path), "problem": message}) if as_json else message
+        )
         sys.exit(3)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         found = read_status(conn)
     except sqlite3.Error as exc:
-        raise CommandError(f"{path}: cannot read the daemon's state: {exc} (hint: an archive from an "
-                           "older version is upgraded by `veille run`)") from exc
+        raise CommandError(
+            f"{path}: cannot read the daemon's state: {exc} (hint: an archive from an "
+            "older version is upgraded by `veille run`)"
+        ) from exc
     finally:
         conn.close()
     now = utc_now()
@@ -177,28 +198,38 @@ def dispatch_now(config: Config) -> str:
     try:
         if read_status(archive.db.conn).running(utc_now()):  # two senders could send one alert twice
             return "alerts: left to the running daemon (`veille status` shows its outbox)"
-        done = dispatch_due(archive.db.conn, config.watchers_by_name(),
-                            policy_from(config.settings, dict(os.environ)), utc_now())
+        done = dispatch_due(
+            archive.db.conn,
+            config.watchers_by_name(),
+            policy_from(config.settings, dict(os.environ)),
+            utc_now(),
+        )
     finally:
         archive.close()
-    lines = [f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
-             f"{done.postponed} held back by a cap"]
+    lines = [
+        f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
+        f"{done.postponed} held back by a cap"
+    ]
     return "\n".join(lines + [f"  {error}" for error in done.errors[:10]])
 
 
 def render_summary(runs: list[SourceRun]) -> str:
     """The per-source table printed after a crawl, then each failing source's first error on its own
     line (failed sources first, then partial ones), any further error indented under it."""
-    rows = [(r.source, r.status, r.found, r.new, r.duplicate, r.updated, r.not_modified, r.errors)
-            for r in runs]
-    table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"),
-                         rows)
+    rows = [
+        (r.source, r.status, r.found, r.new, r.duplicate, r.updated, r.not_modified, r.errors) for r in runs
+    ]
+    table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"), rows)
     failed = [r for r in runs if r.status == "failed"]
     cut = [r for r in runs if r.interrupted]
     counts = f"{len(runs) - len(failed) - len(cut)} succeeded, {len(failed)} failed"
     counts += f", {len(cut)} interrupted" if cut else ""
-    lines = [table, "", f"{len(runs)} sources: {counts}; "
-             f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"]
+    lines = [
+        table,
+        "",
+        f"{len(runs)} sources: {counts}; "
+        f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles",
+    ]
     for run in failed + cut + [r for r in runs if r.succeeded and r.messages]:
         label = run.source if run.status == "failed" else f"{run.source} ({run.status})"
         first, *more = run.messages or ["failed"]
@@ -221,14 +252,29 @@ def sources(ctx: click.Context) -> None:
     health = source_health(archive.db, [s.name for s in config.sources], since)
     archive.close()
     langs = {s.name: ",".join(s.languages) for s in config.sources}
-    rows = [(h.name, langs[h.name], h.last_success or "never", h.articles_24h, h.articles_total,
-             "-" if h.not_modified_rate is None else f"{h.not_modified_rate:.0%}",
-             h.consecutive_failures, shorten(h.last_error or "", 60)) for h in health]
-    click.echo(format_table(("source", "lang", "last success", "24h", "total", "304 rate",
-                             "failures", "last error"), rows))
+    rows = [
+        (
+            h.name,
+            langs[h.name],
+            h.last_success or "never",
+            h.articles_24h,
+            h.articles_total,
+            "-" if h.not_modified_rate is None else f"{h.not_modified_rate:.0%}",
+            h.consecutive_failures,
+            shorten(h.last_error or "", 60),
+        )
+        for h in health
+    ]
+    click.echo(
+        format_table(
+            ("source", "lang", "last success", "24h", "total", "304 rate", "failures", "last error"), rows
+        )
+    )
     if not path.exists():
-        click.echo(f"{path}: no archive yet, so nothing crawled (hint: `veille crawl` or `veille run` "
-                   "creates it; VEILLE_DB or the database setting names another file)")
+        click.echo(
+            f"{path}: no archive yet, so nothing crawled (hint: `veille crawl` or `veille run` "
+            "creates it; VEILLE_DB or the database setting names another file)"
+        )
 
 
 @main.command(name="search")
@@ -238,8 +284,9 @@ def sources(ctx: click.Context) -> None:
 @click.option("--since", help="Only articles published since a date or a duration (7d, 12h).")
 @click.option("--limit", default=20, show_default=True, help="Number of results.")
 @click.pass_context
-def search_command(ctx: click.Context, query: str, lang: str | None, source: str | None,
-                   since: str | None, limit: int) -> None:
+def search_command(
+    ctx: click.Context, query: str, lang: str | None, source: str | None, since: str | None, limit: int
+) -> None:
     """Full-text search of the archive (accents, diacritics and Arabic clitics folded).
 
     Example: veille search "intelligence artificielle" --lang fr --since 30d
@@ -247,23 +294,31 @@ def search_command(ctx: click.Context, query: str, lang: str | None, source: str
     config = load(ctx, sends=False)
     lower = parse_since(since)
     if lang and lang not in LANGUAGES:  # a typo would just find nothing
-        raise CommandError(f"--lang {lang!r}: not a language code "
-                           f"(hint: one of {', '.join(sorted(LANGUAGES))})")
+        raise CommandError(
+            f"--lang {lang!r}: not a language code (hint: one of {', '.join(sorted(LANGUAGES))})"
+        )
     archive = open_archive(config, existing=True)
-    if source and source not in {s.name for s in config.sources} and not archive.db.execute(
-            "SELECT 1 FROM articles WHERE source = ? LIMIT 1", [source]).fetchone():
+    if (
+        source
+        and source not in {s.name for s in config.sources}
+        and not archive.db.execute("SELECT 1 FROM articles WHERE source = ? LIMIT 1", [source]).fetchone()
+    ):
         archive.close()
-        raise CommandError(f"--source {source!r}: no such source and no article from it "
-                           "(hint: `veille sources` lists them)")
-    hits = with_original_snippets(archive.db, search(archive.db, query, language=lang, source=source,
-                                                     since=lower, limit=limit), query)
+        raise CommandError(
+            f"--source {source!r}: no such source and no article from it (hint: `veille sources` lists them)"
+        )
+    hits = with_original_snippets(
+        archive.db, search(archive.db, query, language=lang, source=source, since=lower, limit=limit), query
+    )
     archive.close()
     if not hits:
         click.echo("no article found", err=True)
         return
     for hit in hits:
-        click.echo(f"#{hit.id}  {hit.published_at or '?'}  {hit.source}  [{hit.language or '?'}]\n"
-                   f"  {shorten(hit.title, 100)}\n  {hit.url}\n  {shorten(hit.snippet, 160)}")
+        click.echo(
+            f"#{hit.id}  {hit.published_at or '?'}  {hit.source}  [{hit.language or '?'}]\n"
+            f"  {shorten(hit.title, 100)}\n  {hit.url}\n  {shorten(hit.snippet, 160)}"
+        )
 
 
 def _register_alert_commands() -> None:

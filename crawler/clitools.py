@@ -36,8 +36,10 @@ def open_archive(config: Config, existing: bool = False) -> Archive:
     that only reads it does not create an empty one."""
     path = config.database_path()
     if existing and not path.exists():
-        raise CommandError(f"{path}: no archive yet (hint: `veille crawl` or `veille run` creates it; "
-                           "VEILLE_DB or the database setting names another file)")
+        raise CommandError(
+            f"{path}: no archive yet (hint: `veille crawl` or `veille run` creates it; "
+            "VEILLE_DB or the database setting names another file)"
+        )
     try:
         return Archive.for_config(config)
     except VeilleError as exc:
@@ -58,5 +60,6 @@ def parse_since(value: str | None) -> str | None:
         found = datetime.fromisoformat(value.strip())
         return format_utc(found if found.tzinfo else found.replace(tzinfo=UTC))
     except (ValueError, OverflowError):  # OverflowError: year 1 with an offset
-        raise CommandError(f"--since {value!r}: not a date or a duration "
-                           "(hint: 7d, 12h, 2026-11-01 or 2026-11-01T08:00)") from None
+        raise CommandError(
+            f"--since {value!r}: not a date or a duration (hint: 7d, 12h, 2026-11-01 or 2026-11-01T08:00)"
+        ) from None

@@ -19,8 +19,22 @@ from crawler.selectors import selector_error
 from crawler.settings_spec import SETTINGS, Settings, validate_settings
 from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
 
-SOURCE_KEYS = ("name", "title", "languages", "homepage", "feeds", "sitemaps", "listings",
-               "fallbacks", "schedule", "timezone", "extract", "enabled", "allow_private_addresses", "notes")
+SOURCE_KEYS = (
+    "name",
+    "title",
+    "languages",
+    "homepage",
+    "feeds",
+    "sitemaps",
+    "listings",
+    "fallbacks",
+    "schedule",
+    "timezone",
+    "extract",
+    "enabled",
+    "allow_private_addresses",
+    "notes",
+)
 LISTING_KEYS = ("url", "links", "next", "pages")
 EXTRACT_KEYS = ("title", "body", "date", "author")
 ROUTE_KINDS = ("feed", "sitemap", "listing")
@@ -118,8 +132,9 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     (default: the process's) is where ${VARIABLE}s are read from."""
     environ = os.environ if environ is None else environ
     if not directory.is_dir():
-        raise ConfigError([f"{directory}: config directory not found "
-                           "(hint: pass --config DIR or set VEILLE_CONFIG)"])
+        raise ConfigError(
+            [f"{directory}: config directory not found (hint: pass --config DIR or set VEILLE_CONFIG)"]
+        )
     messages: list[str] = []
     settings, messages = read_settings(directory, environ)
     try:
@@ -139,8 +154,12 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     watchers: tuple[Watcher, ...] = ()
     try:
         if (directory / "watchers.yaml").exists():
-            watchers = load_watchers(directory / "watchers.yaml", topic_names,
-                                     {s.name for s in sources} if sources else None, environ)
+            watchers = load_watchers(
+                directory / "watchers.yaml",
+                topic_names,
+                {s.name for s in sources} if sources else None,
+                environ,
+            )
     except ConfigError as exc:
         messages += exc.problems
     if messages:
@@ -165,9 +184,15 @@ def load_sources(path: Path, settings: Settings) -> tuple[Source, ...]:
     """Validate sources.yaml into Source objects."""
     floor = parse_duration(settings.min_interval)
     default_schedule = _default_schedule(settings, floor)
-    return load_named_list(path, "sources", "source", "site",
-                           lambda raw, key, problems: _source(raw, key, problems, default_schedule, floor,
-                                                              settings.adaptive_polling))
+    return load_named_list(
+        path,
+        "sources",
+        "source",
+        "site",
+        lambda raw, key, problems: _source(
+            raw, key, problems, default_schedule, floor, settings.adaptive_polling
+        ),
+    )
 
 
 def _default_schedule(settings: Settings, floor: int) -> Schedule:
@@ -177,8 +202,9 @@ def _default_schedule(settings: Settings, floor: int) -> Schedule:
         return parse_schedule({"every": f"{floor}s"}, floor, settings.adaptive_polling)
 
 
-def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule, floor: int,
-            adaptive: bool) -> Source | None:
+def _source(
+    raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedule, floor: int, adaptive: bool
+) -> Source | None:
     started = problems.begin_entry(raw, key, "source", SOURCE_KEYS, "hespress-ar")
     if started is None:
         return None
@@ -200,14 +226,29 @@ def _source(raw: Any, key: KeyPath, problems: Problems, default_schedule: Schedu
     enabled = raw.get("enabled", True)
     problems.expect(enabled, bool, key + ("enabled",), "write enabled: true or enabled: false", owner)
     private = raw.get("allow_private_addresses", False)
-    problems.expect(private, bool, key + ("allow_private_addresses",),
-                    "write allow_private_addresses: true for an intranet site", owner)
+    problems.expect(
+        private,
+        bool,
+        key + ("allow_private_addresses",),
+        "write allow_private_addresses: true for an intranet site",
+        owner,
+    )
     if len(problems.messages) > before:
         return None
-    return Source(name=name, title=raw.get("title") or name, languages=languages,
-                  homepage=raw.get("homepage"), routes=routes, fallbacks=fallbacks,
-                  schedule=schedule or default_schedule, timezone=timezone, extract=extract,
-                  enabled=enabled, notes=raw.get("notes", ""), allow_private_addresses=private)
+    return Source(
+        name=name,
+        title=raw.get("title") or name,
+        languages=languages,
+        homepage=raw.get("homepage"),
+        routes=routes,
+        fallbacks=fallbacks,
+        schedule=schedule or default_schedule,
+        timezone=timezone,
+        extract=extract,
+        enabled=enabled,
+        notes=raw.get("notes", ""),
+        allow_private_addresses=private,
+    )
 
 
 def _languages(raw: Any, key: KeyPath, problems: Problems, owner: str) -> tuple[str, ...]:
@@ -240,8 +281,9 @@ def _routes(raw: dict, key: KeyPath, problems: Problems, owner: str) -> tuple[Ro
     for plural, kind in (("feeds", "feed"), ("sitemaps", "sitemap")):
         items = raw.get(plural, [])
         if problems.expect(items, list, key + (plural,), f"a list of {kind} URLs", owner):
-            routes += [Route(kind, u) for i, u in enumerate(items)
-                       if _url(u, key + (plural, i), problems, owner)]
+            routes += [
+                Route(kind, u) for i, u in enumerate(items) if _url(u, key + (plural, i), problems, owner)
+            ]
     listings = raw.get("listings", [])
     if problems.expect(listings, list, key + ("listings",), "a list of {url, links, pages}", owner):
         for index, item in enumerate(listings):
@@ -298,15 +340,17 @@ def _fallbacks(raw: Any, key: KeyPath, problems: Problems, owner: str) -> tuple[
     return tuple(routes)
 
 
-def _schedule(raw: Any, key: KeyPath, problems: Problems, owner: str, floor: int,
-              adaptive: bool) -> Schedule | None:
+def _schedule(
+    raw: Any, key: KeyPath, problems: Problems, owner: str, floor: int, adaptive: bool
+) -> Schedule | None:
     if raw is None:
         return None
     try:
         return parse_schedule(raw, floor, adaptive)
     except ValueError as exc:
-        problems.add(key, str(exc), "write {every: 15m}, {every: 15m, slowest: 1h} or "
-                     "{cron: '*/15 * * * *'}", owner)
+        problems.add(
+            key, str(exc), "write {every: 15m}, {every: 15m, slowest: 1h} or {cron: '*/15 * * * *'}", owner
+        )
         return None
 
 
@@ -314,8 +358,7 @@ def _timezone(raw: Any, key: KeyPath, problems: Problems, owner: str) -> str:
     try:
         ZoneInfo(str(raw))
     except (ZoneInfoNotFoundError, ValueError):
-        problems.add(key, f"unknown time zone {raw!r}", "use an IANA name such as Africa/Casablanca",
-                     owner)
+        problems.add(key, f"unknown time zone {raw!r}", "use an IANA name such as Africa/Casablanca", owner)
     return str(raw)
 
 
@@ -323,5 +366,8 @@ def _extract(raw: Any, key: KeyPath, problems: Problems, owner: str) -> tuple[tu
     if not problems.expect(raw, dict, key, "a mapping of title/body/date/author selectors", owner):
         return ()
     problems.check_keys(raw, EXTRACT_KEYS, key, owner)
-    return tuple((name, sel) for name, sel in raw.items()
-                 if name in EXTRACT_KEYS and _selector(sel, key + (name,), problems, owner))
+    return tuple(
+        (name, sel)
+        for name, sel in raw.items()
+        if name in EXTRACT_KEYS and _selector(sel, key + (name,), problems, owner)
+    )

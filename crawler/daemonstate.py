@@ -44,31 +44,42 @@ class Status:
 
 def publish_state(conn: sqlite3.Connection, values: dict[str, str | None]) -> None:
     """Upsert some daemon_state keys."""
-    conn.executemany("INSERT INTO daemon_state (key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+    conn.executemany(
+        "INSERT INTO daemon_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        list(values.items()),
+    )
     conn.commit()
 
 
 def publish_jobs(conn: sqlite3.Connection, jobs: list[JobRow]) -> None:
     """Replace the published job list."""
     conn.execute("DELETE FROM daemon_jobs")
-    conn.executemany("INSERT INTO daemon_jobs (id, trigger, next_run, last_run, last_status, last_error) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     [(j.id, j.trigger, j.next_run, j.last_run, j.last_status, j.last_error) for j in jobs])
+    conn.executemany(
+        "INSERT INTO daemon_jobs (id, trigger, next_run, last_run, last_status, last_error) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(j.id, j.trigger, j.next_run, j.last_run, j.last_status, j.last_error) for j in jobs],
+    )
     conn.commit()
 
 
 def read_status(conn: sqlite3.Connection) -> Status:
     """The daemon's published state, each source's last result, open problems, outbox counts."""
     state = dict(conn.execute("SELECT key, value FROM daemon_state").fetchall())
-    jobs = [JobRow(*row) for row in conn.execute(
-        "SELECT id, trigger, next_run, last_run, last_status, last_error FROM daemon_jobs ORDER BY id")]
+    jobs = [
+        JobRow(*row)
+        for row in conn.execute(
+            "SELECT id, trigger, next_run, last_run, last_status, last_error FROM daemon_jobs ORDER BY id"
+        )
+    ]
     sources = conn.execute(
         "SELECT s.name, s.last_attempt, (SELECT status FROM crawl_runs r WHERE r.source = s.name "
         "ORDER BY r.id DESC LIMIT 1), s.consecutive_failures, s.last_success FROM sources s "
-        "ORDER BY s.name").fetchall()
-    problems = conn.execute("SELECT source, kind, raised_at, detail FROM source_problems "
-                            "ORDER BY raised_at").fetchall()
+        "ORDER BY s.name"
+    ).fetchall()
+    problems = conn.execute(
+        "SELECT source, kind, raised_at, detail FROM source_problems ORDER BY raised_at"
+    ).fetchall()
     deliveries = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall())
     notices = dict(conn.execute("SELECT status, COUNT(*) FROM notices GROUP BY status").fetchall())
     return Status(state, jobs, sources, problems, deliveries, notices)

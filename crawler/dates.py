@@ -230,9 +230,7 @@ def _build(match: re.Match[str], zone: ZoneInfo, now: datetime) -> datetime | No
     elif match["ap"] == "a" and hour == 12:
         hour = 0
     try:
-        naive = datetime(
-            year, month or 0, int(match["d"]), hour, int(match["M"] or 0), int(match["S"] or 0)
-        )
+        naive = datetime(year, month or 0, int(match["d"]), hour, int(match["M"] or 0), int(match["S"] or 0))
     except ValueError:
         return None
     offset = _offset(match["tz"])

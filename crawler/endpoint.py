@@ -15,17 +15,23 @@ from crawler.metrics import render_metrics
 
 def health_report(daemon: Any) -> tuple[int, dict]:
     """The /healthz status code and body: 200 while the daemon runs and its archive answers."""
-    body: dict[str, Any] = {"status": "ok", "version": __version__,
-                            "started_at": daemon.started_at, "now": format_utc(utc_now()),
-                            "config_error": daemon.config_error}
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": __version__,
+        "started_at": daemon.started_at,
+        "now": format_utc(utc_now()),
+        "config_error": daemon.config_error,
+    }
     try:
         conn = daemon.archive.db.conn
         names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM source_problems ORDER BY source")]
         body["sources_failing"], body["problem_sources"] = len(names), names  # sources, not problems
         body["deliveries_waiting"] = conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')").fetchone()[0]
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')"
+        ).fetchone()[0]
         body["deliveries_dead"] = conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'dead'").fetchone()[0]
+            "SELECT COUNT(*) FROM deliveries WHERE status = 'dead'"
+        ).fetchone()[0]
     except Exception as exc:  # the archive is unreadable: the daemon is not healthy
         body.update(status="error", error=str(exc))
         return 503, body

@@ -19,14 +19,18 @@ from crawler.metadata import page_metadata, visible_author, visible_dates
 from crawler.selectors import select, select_text
 
 # A link to another article inside the body ("Lire aussi : …"): trafilatura keeps it as a paragraph.
-READ_ALSO = re.compile(r"\s*(?:[àa] lire aussi|lire aussi|voir aussi|read also|also read|read more|"
-                       r"اقرأ أيضا|اقرأ ايضا|اقرأ أيضاً|إقرأ أيضا)\b.{0,200}$", re.IGNORECASE)
+READ_ALSO = re.compile(
+    r"\s*(?:[àa] lire aussi|lire aussi|voir aussi|read also|also read|read more|"
+    r"اقرأ أيضا|اقرأ ايضا|اقرأ أيضاً|إقرأ أيضا)\b.{0,200}$",
+    re.IGNORECASE,
+)
 REQUIRED = ("title", "body", "published_at")
 MIN_BODY = 80
 # fast: no comparison with justext, which doubled the time without changing news bodies. Built once:
 # trafilatura otherwise reads its ConfigParser again for every page (a tenth of its time here).
-TRAFILATURA = Extractor(fast=True, precision=True, comments=False, tables=False, dedup=False,
-                        with_metadata=False)
+TRAFILATURA = Extractor(
+    fast=True, precision=True, comments=False, tables=False, dedup=False, with_metadata=False
+)
 
 
 @dataclass(frozen=True)
@@ -53,29 +57,36 @@ class SiteRules:
     languages: tuple[str, ...] = ()
 
 
-def extract_article(html: str, url: str, rules: SiteRules, hints: FeedEntry | None = None,
-                    now: datetime | None = None) -> Extracted:
+def extract_article(
+    html: str, url: str, rules: SiteRules, hints: FeedEntry | None = None, now: datetime | None = None
+) -> Extracted:
     """Extract an article from its page; a per-site selector wins for the field it names."""
     doc = Selector(text=html)
     meta = page_metadata(doc)
     hints = hints or FeedEntry(url=url)
     title = _override(doc, rules, "title") or meta["title"] or hints.title
-    body = _override_body(doc, rules) or _generic_body(doc, url, title) or meta["body"] \
-        or hints.content
-    published = (_date(_override(doc, rules, "date"), rules, now) or _date(meta["published"], rules, now)
-                 or hints.published_at or _visible_date(doc, rules, now))
+    body = _override_body(doc, rules) or _generic_body(doc, url, title) or meta["body"] or hints.content
+    published = (
+        _date(_override(doc, rules, "date"), rules, now)
+        or _date(meta["published"], rules, now)
+        or hints.published_at
+        or _visible_date(doc, rules, now)
+    )
     summary = strip_feed_footer(meta["description"] or "") or hints.summary
     text_for_language = " ".join(filter(None, (title, summary, (body or "")[:1500])))
     found = {"title": title, "body": body, "published_at": published}
     author = _override(doc, rules, "author") or meta["author"] or hints.author or visible_author(doc)
     return Extracted(
-        title=safe_text(tidy(title)) if title else None, canonical=meta["canonical"], published_at=published,
+        title=safe_text(tidy(title)) if title else None,
+        canonical=meta["canonical"],
+        published_at=published,
         modified_at=_date(meta["modified"], rules, now) or hints.updated_at,
         author=safe_text(author) if author else None,
-        language=choose_language(text_for_language, [meta["language"], hints.language],
-                                 rules.languages),
-        summary=safe_text(summary) if summary else None, body=safe_text(body) if body else None,
-        missing=tuple(name for name in REQUIRED if not found[name]))
+        language=choose_language(text_for_language, [meta["language"], hints.language], rules.languages),
+        summary=safe_text(summary) if summary else None,
+        body=safe_text(body) if body else None,
+        missing=tuple(name for name in REQUIRED if not found[name]),
+    )
 
 
 def _override(doc: Selector, rules: SiteRules, name: str) -> str | None:

@@ -30,8 +30,9 @@ def http_status_text(status: int) -> str:
         return str(status)
 
 
-def describe_failure(exc: BaseException, timeout: float | None = None, max_bytes: int | None = None,
-                     article: bool = False) -> str:
+def describe_failure(
+    exc: BaseException, timeout: float | None = None, max_bytes: int | None = None, article: bool = False
+) -> str:
     """A one-line reason, with a hint, for a failed request (`timeout` and `max_bytes`: the limits in
     force, named in the reason; `article`: an article page, not a route of sources.yaml)."""
     if isinstance(exc, HttpError):

@@ -50,8 +50,9 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
     check_xml_safety(body)
     headers.setdefault("content-location", url)
     # BytesIO: given bytes or str, feedparser first tries them as a file name or URL.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
-                              resolve_relative_uris=False, sanitize_html=False)
+    parsed = feedparser.parse(
+        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False, sanitize_html=False
+    )
     language = _language(parsed.feed.get("language"))
     entries = [e for e in (_safe_entry(item, url, language) for item in parsed.entries) if e is not None]
     if not entries:
@@ -106,10 +107,16 @@ def _entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
     if urlsplit(link).netloc == GOOGLE_NEWS:
         link, title, guid = _publisher_link(entry, link), _strip_publisher(entry, title), None
     return FeedEntry(
-        url=urljoin(base, link.strip()), guid=guid, title=title,
-        summary=clean_summary(entry.get("summary")), content=strip_feed_footer(html_to_text(content)) or None,
-        author=entry.get("author") or None, published_at=_struct_date(entry, "published"),
-        updated_at=_struct_date(entry, "updated"), language=language)
+        url=urljoin(base, link.strip()),
+        guid=guid,
+        title=title,
+        summary=clean_summary(entry.get("summary")),
+        content=strip_feed_footer(html_to_text(content)) or None,
+        author=entry.get("author") or None,
+        published_at=_struct_date(entry, "published"),
+        updated_at=_struct_date(entry, "updated"),
+        language=language,
+    )
 
 
 def _publisher_link(entry: Any, link: str) -> str:
@@ -179,9 +186,13 @@ def _json_item(item: dict, base: str, language: str | None) -> FeedEntry:
     published = parse_date(item["date_published"]) if item.get("date_published") else None
     updated = parse_date(item["date_modified"]) if item.get("date_modified") else None
     return FeedEntry(
-        url=urljoin(base, item.get("url") or item["id"]), guid=str(item.get("id") or "") or None,
-        title=item.get("title"), summary=clean_summary(item.get("summary")),
+        url=urljoin(base, item.get("url") or item["id"]),
+        guid=str(item.get("id") or "") or None,
+        title=item.get("title"),
+        summary=clean_summary(item.get("summary")),
         content=strip_feed_footer(item.get("content_text") or html_to_text(item.get("content_html"))) or None,
         author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
         published_at=format_utc(published) if published else None,
-        updated_at=format_utc(updated) if updated else None, language=language)
+        updated_at=format_utc(updated) if updated else None,
+        language=language,
+    )

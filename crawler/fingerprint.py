@@ -14,8 +14,15 @@ import numpy as np
 
 from crawler.normalize import WORD_RE, tokens
 
-__all__ = ["PERMUTATIONS", "content_hash", "fingerprint_text", "lsh_bands", "minhash", "similarities",
-           "similarity"]
+__all__ = [
+    "PERMUTATIONS",
+    "content_hash",
+    "fingerprint_text",
+    "lsh_bands",
+    "minhash",
+    "similarities",
+    "similarity",
+]
 
 PERMUTATIONS = 128
 MIN_FINGERPRINT_TEXT = 200  # characters; shorter texts would link unrelated briefs
@@ -46,7 +53,7 @@ def _shingles(words: list[str], size: int = 3) -> np.ndarray:
     size = min(size, len(words))
     combined = np.zeros(len(words) - size + 1, dtype=np.uint64)
     for offset in range(size):  # polynomial hash of the shingle's word hashes, wrapping at 2**64
-        combined = combined * _MIX + codes[offset:len(codes) - size + 1 + offset]
+        combined = combined * _MIX + codes[offset : len(codes) - size + 1 + offset]
     return np.unique(combined >> np.uint64(32))
 
 
@@ -88,12 +95,19 @@ def lsh_bands(signature: bytes, bands: int = BANDS) -> list[int]:
     if not signature:
         return []
     width = len(signature) // bands
-    return [int.from_bytes(hashlib.blake2b(signature[i * width:(i + 1) * width], digest_size=8).digest(),
-                           "big", signed=True) for i in range(bands)]
+    return [
+        int.from_bytes(
+            hashlib.blake2b(signature[i * width : (i + 1) * width], digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for i in range(bands)
+    ]
 
 
-def fingerprint_text(title: str | None, summary: str | None, body: str | None,
-                     normalized_body: str | None = None) -> bytes:
+def fingerprint_text(
+    title: str | None, summary: str | None, body: str | None, normalized_body: str | None = None
+) -> bytes:
     """MinHash of the body (or title and summary when the body is short); empty for too little text.
     `normalized_body`, normalize(body) when the caller has it, saves normalising the body again."""
     text = body or ""

@@ -87,8 +87,13 @@ def adapt_interval(schedule: Schedule, facts: Facts, now: datetime) -> int | Non
 def assess(facts: Facts, thresholds: Thresholds, now: datetime) -> list[Problem]:
     """The source's problems now."""
     if facts.consecutive_failures >= thresholds.failures:
-        return [Problem("failing", f"its last {facts.consecutive_failures} crawls failed; last error: "
-                                   f"{facts.last_error or 'unknown'}")]
+        return [
+            Problem(
+                "failing",
+                f"its last {facts.consecutive_failures} crawls failed; last error: "
+                f"{facts.last_error or 'unknown'}",
+            )
+        ]
     return [p for p in (_silence(facts, thresholds, now), _yield(facts, thresholds)) if p]
 
 
@@ -102,8 +107,11 @@ def _silence(facts: Facts, thresholds: Thresholds, now: datetime) -> Problem | N
     allowed = max(thresholds.silence_min, timedelta(seconds=1.5 * rhythm.longest_gap))
     if silence <= allowed:
         return None
-    return Problem("silent", f"no new article for {format_duration(silence.total_seconds())}, while its "
-                             f"longest gap in 30 days was {format_duration(rhythm.longest_gap)}")
+    return Problem(
+        "silent",
+        f"no new article for {format_duration(silence.total_seconds())}, while its "
+        f"longest gap in 30 days was {format_duration(rhythm.longest_gap)}",
+    )
 
 
 def _yield(facts: Facts, thresholds: Thresholds) -> Problem | None:
@@ -114,9 +122,12 @@ def _yield(facts: Facts, thresholds: Thresholds) -> Problem | None:
     usual = sum(a.complete for a in before) / len(before)
     if usual - now_share < thresholds.yield_drop:
         return None
-    return Problem("yield", f"only {now_share:.0%} of its last {len(recent)} articles came with a body and "
-                            f"a date (usually {usual:.0%}); the site may have changed its pages "
-                            "(hint: check its extract selectors with `veille crawl SOURCE --no-alerts -v`)")
+    return Problem(
+        "yield",
+        f"only {now_share:.0%} of its last {len(recent)} articles came with a body and "
+        f"a date (usually {usual:.0%}); the site may have changed its pages "
+        "(hint: check its extract selectors with `veille crawl SOURCE --no-alerts -v`)",
+    )
 
 
 def changes(open_problems: dict[str, str], found: list[Problem]) -> tuple[list[Problem], list[str]]:

@@ -31,8 +31,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and exception text if any."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for key in ("source", "job"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)

@@ -9,8 +9,17 @@ from typing import Any
 
 from parsel import Selector
 
-ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting", "analysisnewsarticle",
-                 "opinionnewsarticle", "backgroundnewsarticle", "livebloposting", "webpage"}
+ARTICLE_TYPES = {
+    "newsarticle",
+    "article",
+    "reportagenewsarticle",
+    "blogposting",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "livebloposting",
+    "webpage",
+}
 
 
 def _walk_jsonld(node: Any) -> Iterator[dict]:
@@ -53,8 +62,9 @@ def _name(value: Any) -> str | None:
 
 def _meta(doc: Selector, *names: str) -> str | None:
     for name in names:
-        value = doc.xpath(f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']"
-                          "/@content").get()
+        value = doc.xpath(
+            f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']/@content"
+        ).get()
         if value and value.strip():
             return value.strip()
     return None
@@ -66,18 +76,21 @@ def page_metadata(doc: Selector) -> dict[str, str | None]:
     url = ld.get("mainEntityOfPage")
     url = url.get("@id") if isinstance(url, dict) else url
     return {
-        "title": _text(ld.get("headline")) or _meta(doc, "og:title", "twitter:title")
-        or _first_text(doc, "//h1") or _strip_site_name(doc.xpath("//title/text()").get()),
-        "canonical": doc.xpath("//link[@rel='canonical']/@href").get() or _meta(doc, "og:url")
+        "title": _text(ld.get("headline"))
+        or _meta(doc, "og:title", "twitter:title")
+        or _first_text(doc, "//h1")
+        or _strip_site_name(doc.xpath("//title/text()").get()),
+        "canonical": doc.xpath("//link[@rel='canonical']/@href").get()
+        or _meta(doc, "og:url")
         or (url if isinstance(url, str) else None),
-        "published": _text(ld.get("datePublished")) or _meta(doc, "article:published_time",
-                                                             "datePublished", "pubdate",
-                                                             "publish-date", "date")
+        "published": _text(ld.get("datePublished"))
+        or _meta(doc, "article:published_time", "datePublished", "pubdate", "publish-date", "date")
         or doc.xpath("//time[@datetime][1]/@datetime").get(),
-        "modified": _text(ld.get("dateModified")) or _meta(doc, "article:modified_time",
-                                                          "dateModified", "og:updated_time"),
+        "modified": _text(ld.get("dateModified"))
+        or _meta(doc, "article:modified_time", "dateModified", "og:updated_time"),
         "author": _name(ld.get("author")) or _meta(doc, "author", "article:author", "dc.creator"),
-        "language": _text(ld.get("inLanguage")) or doc.xpath("/html/@lang").get()
+        "language": _text(ld.get("inLanguage"))
+        or doc.xpath("/html/@lang").get()
         or _meta(doc, "og:locale", "language"),
         "description": _text(ld.get("description")) or _meta(doc, "og:description", "description"),
         "body": _text(ld.get("articleBody")),
@@ -92,8 +105,10 @@ def _text(value: Any) -> str | None:
     return None
 
 
-DATE_NODES = ("//time[not(@datetime)] | //*[contains(@class, 'date') or contains(@class, 'time')]"
-              "[not(contains(@class, 'updat') or contains(@class, 'modif'))]")
+DATE_NODES = (
+    "//time[not(@datetime)] | //*[contains(@class, 'date') or contains(@class, 'time')]"
+    "[not(contains(@class, 'updat') or contains(@class, 'modif'))]"
+)
 AUTHOR_NODES = "//*[@rel='author'] | //*[contains(@class, 'author') or contains(@class, 'byline')]"
 BYLINE_PREFIX = re.compile(r"^\s*(?:par|by|بقلم|كتبه|إعداد)\s*[:\-–]?\s*", re.IGNORECASE)
 SITE_SUFFIX = re.compile(r"\s+[-–—|]\s+[^-–—|]{2,40}$")

@@ -36,48 +36,59 @@ class Collector:
 
     def _counters(self) -> Iterator[Metric]:
         c = self.counters
-        crawls = CounterMetricFamily("veille_crawls", "Crawls finished, by source and status",
-                                     labels=["source", "status"])
+        crawls = CounterMetricFamily(
+            "veille_crawls", "Crawls finished, by source and status", labels=["source", "status"]
+        )
         for (source, status), n in sorted(c.crawls.items()):
             crawls.add_metric([source, status], n)
-        articles = CounterMetricFamily("veille_articles", "Articles stored, by source and outcome",
-                                       labels=["source", "outcome"])
+        articles = CounterMetricFamily(
+            "veille_articles", "Articles stored, by source and outcome", labels=["source", "outcome"]
+        )
         for (source, outcome), n in sorted(c.articles.items()):
             articles.add_metric([source, outcome], n)
-        deliveries = CounterMetricFamily("veille_deliveries", "Delivery attempts, by outcome",
-                                         labels=["outcome"])
+        deliveries = CounterMetricFamily(
+            "veille_deliveries", "Delivery attempts, by outcome", labels=["outcome"]
+        )
         for outcome, n in sorted(c.deliveries.items()):
             deliveries.add_metric([outcome], n)
         reloads = CounterMetricFamily("veille_config_reloads", "Config reloads, by result", labels=["result"])
         for result, n in sorted(c.reloads.items()):
             reloads.add_metric([result], n)
-        last = GaugeMetricFamily("veille_last_crawl_timestamp_seconds", "When each source's last crawl ended",
-                                 labels=["source"])
+        last = GaugeMetricFamily(
+            "veille_last_crawl_timestamp_seconds", "When each source's last crawl ended", labels=["source"]
+        )
         for source, when in sorted(c.last_crawl.items()):
             last.add_metric([source], when)
         yield from (crawls, articles, deliveries, reloads, last)
         yield GaugeMetricFamily("veille_start_time_seconds", "When the daemon started", value=c.started)
 
     def _gauges(self) -> Iterator[Metric]:
-        failures = GaugeMetricFamily("veille_source_consecutive_failures", "Failed crawls in a row",
-                                     labels=["source"])
+        failures = GaugeMetricFamily(
+            "veille_source_consecutive_failures", "Failed crawls in a row", labels=["source"]
+        )
         rows = self.conn.execute("SELECT name, consecutive_failures FROM sources ORDER BY name")
         for name, count in rows:
             failures.add_metric([name], count)
-        problems = GaugeMetricFamily("veille_source_problems", "Open source problems, by kind",
-                                     labels=["kind"])
+        problems = GaugeMetricFamily(
+            "veille_source_problems", "Open source problems, by kind", labels=["kind"]
+        )
         for kind, count in self.conn.execute("SELECT kind, COUNT(*) FROM source_problems GROUP BY kind"):
             problems.add_metric([kind], count)
         outbox = GaugeMetricFamily("veille_outbox", "Deliveries in the outbox, by status", labels=["status"])
         counts = dict.fromkeys(("pending", "failed", "dead"), 0)  # zeros too: an alert rule needs a sample
-        counts.update(self.conn.execute("SELECT status, COUNT(*) FROM deliveries "
-                                        "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"))
+        counts.update(
+            self.conn.execute(
+                "SELECT status, COUNT(*) FROM deliveries "
+                "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"
+            )
+        )
         for status, count in counts.items():
             outbox.add_metric([status], count)
         total = self.conn.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
         yield from (failures, problems, outbox)
-        yield GaugeMetricFamily("veille_archive_articles", "Articles in the archive (highest id)",
-                                value=total)
+        yield GaugeMetricFamily(
+            "veille_archive_articles", "Articles in the archive (highest id)", value=total
+        )
 
 
 def render_metrics(counters: Counters, conn: sqlite3.Connection) -> bytes:

@@ -37,7 +37,8 @@ _PUNCT = {
     **dict.fromkeys("\u00ab\u00bb\u201c\u201d\u201e\u201f\u2039\u203a", '"'),
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212-", " "),
     # Ligatures that Unicode does not decompose: "mise en œuvre" is written "oeuvre" too.
-    "\u0153": "oe", "\u00e6": "ae",
+    "\u0153": "oe",
+    "\u00e6": "ae",
 }
 _ARABIC = {
     **dict.fromkeys("\u0623\u0625\u0622\u0671", "\u0627"),  # أ إ آ ٱ -> ا

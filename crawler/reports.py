@@ -23,12 +23,17 @@ class SourceHealth:
 
 def source_health(db: Database, names: list[str], since_24h: str) -> list[SourceHealth]:
     """Health of the named sources, in config order, from the sources, routes and articles tables."""
-    rows = {r[0]: r for r in db.execute(
-        "SELECT s.name, s.languages, s.last_success, s.last_error, s.consecutive_failures, "
-        "(SELECT COUNT(*) FROM articles a WHERE a.source = s.name AND a.first_seen >= ?), "
-        "(SELECT COUNT(*) FROM articles a WHERE a.source = s.name), "
-        "(SELECT CAST(SUM(not_modified) AS REAL) / NULLIF(SUM(fetches), 0) FROM routes r "
-        " WHERE r.source = s.name) FROM sources s", [since_24h]).fetchall()}
+    rows = {
+        r[0]: r
+        for r in db.execute(
+            "SELECT s.name, s.languages, s.last_success, s.last_error, s.consecutive_failures, "
+            "(SELECT COUNT(*) FROM articles a WHERE a.source = s.name AND a.first_seen >= ?), "
+            "(SELECT COUNT(*) FROM articles a WHERE a.source = s.name), "
+            "(SELECT CAST(SUM(not_modified) AS REAL) / NULLIF(SUM(fetches), 0) FROM routes r "
+            " WHERE r.source = s.name) FROM sources s",
+            [since_24h],
+        ).fetchall()
+    }
     out = []
     for name in names:
         row = rows.get(name) or (name, "", None, None, 0, 0, 0, None)

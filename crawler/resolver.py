@@ -22,8 +22,10 @@ from crawler.exceptions import BlockedAddressError
 
 def address_policy(settings: BaseSettings) -> AddressPolicy:
     """The policy that Scrapy settings carry (set from the config by crawler.runner)."""
-    return AddressPolicy(settings.getbool("VEILLE_ALLOW_PRIVATE_ADDRESSES"),
-                         frozenset(h.lower() for h in settings.getlist("VEILLE_PRIVATE_HOSTS")))
+    return AddressPolicy(
+        settings.getbool("VEILLE_ALLOW_PRIVATE_ADDRESSES"),
+        frozenset(h.lower() for h in settings.getlist("VEILLE_PRIVATE_HOSTS")),
+    )
 
 
 class GuardedResolver(CachingThreadedResolver):

@@ -27,26 +27,32 @@ class Pruned:
 
     def describe(self) -> str:
         """One log line."""
-        return (f"retention: {self.bodies} bodies, {self.versions} old versions, {self.runs} crawl runs, "
-                f"{self.attempts} delivery attempts, {self.notices} notices, {self.bands} story bands pruned"
-                + ("; database vacuumed" if self.vacuumed else ""))
+        return (
+            f"retention: {self.bodies} bodies, {self.versions} old versions, {self.runs} crawl runs, "
+            f"{self.attempts} delivery attempts, {self.notices} notices, {self.bands} story bands pruned"
+            + ("; database vacuumed" if self.vacuumed else "")
+        )
 
 
-def prune(conn: sqlite3.Connection, now: datetime, body_days: int, keep_days: int,
-          story_window_days: int) -> Pruned:
+def prune(
+    conn: sqlite3.Connection, now: datetime, body_days: int, keep_days: int, story_window_days: int
+) -> Pruned:
     """Prune bodies older than `body_days` (0: never), history older than `keep_days`, and story
     bands past the story window; VACUUM when a quarter of the file is free."""
     done = Pruned()
     if body_days:
         cutoff = format_utc(now - timedelta(days=max(body_days, MIN_BODY_DAYS)))
         done.bodies = _prune_bodies(conn, cutoff)
-        done.versions = conn.execute("UPDATE article_versions SET body = NULL WHERE replaced_at < ? "
-                                     "AND body IS NOT NULL", [cutoff]).rowcount
+        done.versions = conn.execute(
+            "UPDATE article_versions SET body = NULL WHERE replaced_at < ? AND body IS NOT NULL", [cutoff]
+        ).rowcount
     history = format_utc(now - timedelta(days=keep_days))
     done.runs = conn.execute("DELETE FROM crawl_runs WHERE started_at < ?", [history]).rowcount
     done.attempts = conn.execute("DELETE FROM delivery_attempts WHERE attempted_at < ?", [history]).rowcount
-    done.notices = conn.execute("DELETE FROM notices WHERE created_at < ? AND status IN "
-                                "('sent', 'suppressed', 'no-admin', 'dead')", [history]).rowcount
+    done.notices = conn.execute(
+        "DELETE FROM notices WHERE created_at < ? AND status IN ('sent', 'suppressed', 'no-admin', 'dead')",
+        [history],
+    ).rowcount
     # A page that failed long ago and was never listed again (its wait is a week at most).
     conn.execute("DELETE FROM page_failures WHERE last_failed_at < ?", [history])
     bands = format_utc(now - timedelta(days=story_window_days + 1))
@@ -65,8 +71,10 @@ def _prune_bodies(conn: sqlite3.Connection, cutoff: str) -> int:
     so crawls keep writing meanwhile."""
     total = 0
     while True:
-        rows = conn.execute("SELECT id, title, summary FROM articles "
-                            "WHERE first_seen < ? AND body IS NOT NULL LIMIT ?", [cutoff, BATCH]).fetchall()
+        rows = conn.execute(
+            "SELECT id, title, summary FROM articles WHERE first_seen < ? AND body IS NOT NULL LIMIT ?",
+            [cutoff, BATCH],
+        ).fetchall()
         if not rows:
             return total
         conn.executemany("UPDATE articles SET body = NULL WHERE id = ?", [[r[0]] for r in rows])

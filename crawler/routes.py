@@ -23,8 +23,14 @@ class Discovery:
     next_page: str | None = None
 
 
-def discover(route: Route, body: bytes, url: str, headers: dict[str, str],
-             text: str | None = None, max_bytes: int = 50_000_000) -> Discovery:
+def discover(
+    route: Route,
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    text: str | None = None,
+    max_bytes: int = 50_000_000,
+) -> Discovery:
     """Parse a feed, sitemap or listing response into a Discovery; FeedError when unusable."""
     if route.kind == "feed":
         return Discovery(entries=tuple(parse_feed(body, url, headers)))
@@ -42,8 +48,10 @@ def parse_listing(html: str, url: str, route: Route) -> Discovery:
     links = list(dict.fromkeys(urljoin(url, href.strip()) for href in select_links(doc, route.links or "a")))
     links = [link for link in links if link.startswith(("http://", "https://"))]
     if not links:
-        raise FeedError(f"the selector {route.links!r} found no article link "
-                        "(hint: the site's layout may have changed; update 'links')")
+        raise FeedError(
+            f"the selector {route.links!r} found no article link "
+            "(hint: the site's layout may have changed; update 'links')"
+        )
     next_page = None
     if route.next:
         found = select_links(doc, route.next)
@@ -53,7 +61,10 @@ def parse_listing(html: str, url: str, route: Route) -> Discovery:
 
 def newest_first(entries: tuple[FeedEntry, ...], limit: int) -> list[FeedEntry]:
     """Entries by date, newest first (undated keep their order, after dated ones), at most `limit`."""
-    dated = sorted((e for e in entries if e.published_at or e.updated_at),
-                   key=lambda e: e.published_at or e.updated_at or "", reverse=True)
+    dated = sorted(
+        (e for e in entries if e.published_at or e.updated_at),
+        key=lambda e: e.published_at or e.updated_at or "",
+        reverse=True,
+    )
     undated = [e for e in entries if not (e.published_at or e.updated_at)]
     return (dated + undated)[:limit]

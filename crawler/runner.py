@@ -19,34 +19,49 @@ from crawler.workers import AnalysisPool
 from spiders.sources import SourcesSpider
 
 
-def build_scrapy_settings(config: Config, log_level: str = "INFO",
-                          log_file: str | None = None) -> ScrapySettings:
+def build_scrapy_settings(
+    config: Config, log_level: str = "INFO", log_file: str | None = None
+) -> ScrapySettings:
     """Project settings with the admin's settings.yaml on top."""
     settings = ScrapySettings()
     settings.setmodule("crawler.settings", priority="project")
     overrides = scrapy_settings(config.settings)
-    overrides.update({
-        "LOG_LEVEL": log_level, "LOG_FILE": log_file, "DNS_TIMEOUT": config.settings.timeout,
-        "VEILLE_CONFIG_DIR": str(config.directory),
-        "VEILLE_MAX_ARTICLES_PER_ROUTE": config.settings.max_articles_per_route,
-        "VEILLE_ALLOW_PRIVATE_ADDRESSES": config.settings.allow_private_addresses,
-        "VEILLE_PRIVATE_HOSTS": sorted(config.private_hosts()),
-        "LOG_INSTALL_ROOT_HANDLER": True,
-    })
+    overrides.update(
+        {
+            "LOG_LEVEL": log_level,
+            "LOG_FILE": log_file,
+            "DNS_TIMEOUT": config.settings.timeout,
+            "VEILLE_CONFIG_DIR": str(config.directory),
+            "VEILLE_MAX_ARTICLES_PER_ROUTE": config.settings.max_articles_per_route,
+            "VEILLE_ALLOW_PRIVATE_ADDRESSES": config.settings.allow_private_addresses,
+            "VEILLE_PRIVATE_HOSTS": sorted(config.private_hosts()),
+            "LOG_INSTALL_ROOT_HANDLER": True,
+        }
+    )
     settings.setdict(overrides, priority="cmdline")
     return settings
 
 
-def crawl_once(config: Config, names: list[str] | None = None,
-               on_source_done: Callable[[SourceRun], None] | None = None,
-               log_level: str = "INFO", log_file: str | None = None) -> list[SourceRun]:
+def crawl_once(
+    config: Config,
+    names: list[str] | None = None,
+    on_source_done: Callable[[SourceRun], None] | None = None,
+    log_level: str = "INFO",
+    log_file: str | None = None,
+) -> list[SourceRun]:
     """Crawl the named sources (all enabled ones when None) once; return each source's outcome."""
     archive = Archive.for_config(config)
     try:
         process = AsyncCrawlerProcess(build_scrapy_settings(config, log_level, log_file))
         crawler = process.create_crawler(SourcesSpider)
-        process.crawl(crawler, config=config, sources=names, archive=archive,
-                      run_id=utc_now_iso(), on_source_done=on_source_done)
+        process.crawl(
+            crawler,
+            config=config,
+            sources=names,
+            archive=archive,
+            run_id=utc_now_iso(),
+            on_source_done=on_source_done,
+        )
         process.start()
         spider = crawler.spider
         return list(spider.runs.values()) if spider is not None else []
@@ -115,14 +130,26 @@ def cut_downloads(runners: Iterable[AsyncCrawlerRunner]) -> int:
     return len(clients)
 
 
-async def crawl_sources(runner: AsyncCrawlerRunner, config: Config, archive: Archive,
-                        pool: AnalysisPool, names: list[str] | None = None,
-                        on_source_done: Callable[[SourceRun], None] | None = None) -> list[SourceRun]:
+async def crawl_sources(
+    runner: AsyncCrawlerRunner,
+    config: Config,
+    archive: Archive,
+    pool: AnalysisPool,
+    names: list[str] | None = None,
+    on_source_done: Callable[[SourceRun], None] | None = None,
+) -> list[SourceRun]:
     """One crawl cycle on a reactor that is already running, reusing the archive and worker pool
     across cycles (how a long-lived process crawls); returns each source's outcome."""
     prepare_reactor(runner)
     expire_dns_cache()
     crawler = runner.create_crawler(SourcesSpider)
-    await runner.crawl(crawler, config=config, sources=names, archive=archive, pool=pool,
-                       run_id=utc_now_iso(), on_source_done=on_source_done)
+    await runner.crawl(
+        crawler,
+        config=config,
+        sources=names,
+        archive=archive,
+        pool=pool,
+        run_id=utc_now_iso(),
+        on_source_done=on_source_done,
+    )
     return list(crawler.spider.runs.values()) if crawler.spider is not None else []

@@ -69,8 +69,12 @@ def parse_schedule(raw: Any, floor: int = MIN_INTERVAL, adaptive: bool = False) 
     """
     if isinstance(raw, str):
         raw = {"every": raw}
-    if not isinstance(raw, dict) or not raw or set(raw) - set(SCHEDULE_KEYS) \
-            or ("cron" in raw) == ("every" in raw):
+    if (
+        not isinstance(raw, dict)
+        or not raw
+        or set(raw) - set(SCHEDULE_KEYS)
+        or ("cron" in raw) == ("every" in raw)
+    ):
         raise ValueError(f"unexpected schedule {raw!r}")
     if "cron" in raw:
         if len(raw) > 1:
@@ -82,11 +86,16 @@ def parse_schedule(raw: Any, floor: int = MIN_INTERVAL, adaptive: bool = False) 
         return Schedule(cron=str(raw["cron"]))
     every = _interval(raw["every"], floor)
     fastest = _interval(raw["fastest"], floor) if "fastest" in raw else every
-    slowest = _interval(raw["slowest"], floor) if "slowest" in raw else (
-        every * SLOWEST_FACTOR if adaptive else every)
+    slowest = (
+        _interval(raw["slowest"], floor)
+        if "slowest" in raw
+        else (every * SLOWEST_FACTOR if adaptive else every)
+    )
     if not fastest <= every <= slowest:
-        raise ValueError(f"fastest ({format_duration(fastest)}) <= every ({format_duration(every)}) "
-                         f"<= slowest ({format_duration(slowest)}) does not hold")
+        raise ValueError(
+            f"fastest ({format_duration(fastest)}) <= every ({format_duration(every)}) "
+            f"<= slowest ({format_duration(slowest)}) does not hold"
+        )
     return Schedule(every_seconds=every, fastest_seconds=fastest, slowest_seconds=slowest)
 
 

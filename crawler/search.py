@@ -13,8 +13,27 @@ from crawler.normalize import normalize
 
 ARABIC_WORD = re.compile(r"^[\u0621-\u064a]+$")
 # Proclitics a searched Arabic word may carry in the text: conjunction, preposition, article.
-ARABIC_PREFIXES = ("", "ال", "و", "ف", "ب", "ك", "ل", "لل", "وال", "فال", "بال", "كال", "ولل",
-                   "فلل", "وب", "فب", "ول", "فل", "وك")
+ARABIC_PREFIXES = (
+    "",
+    "ال",
+    "و",
+    "ف",
+    "ب",
+    "ك",
+    "ل",
+    "لل",
+    "وال",
+    "فال",
+    "بال",
+    "كال",
+    "ولل",
+    "فلل",
+    "وب",
+    "فب",
+    "ول",
+    "فل",
+    "وك",
+)
 WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
@@ -45,9 +64,10 @@ def reindex(conn: sqlite3.Connection, texts: dict[int, Texts]) -> None:
     if not texts:
         return
     conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [[i] for i in texts])
-    conn.executemany("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                     [[i, title, " ".join(filter(None, (summary, body)))]
-                      for i, (title, summary, body) in texts.items()])
+    conn.executemany(
+        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+        [[i, title, " ".join(filter(None, (summary, body)))] for i, (title, summary, body) in texts.items()],
+    )
 
 
 def fts_query(text: str) -> str:
@@ -66,8 +86,15 @@ def fts_query(text: str) -> str:
     return " AND ".join(terms)
 
 
-def search(db: Database, text: str, *, language: str | None = None, source: str | None = None,
-           since: str | None = None, limit: int = 20) -> list[Hit]:
+def search(
+    db: Database,
+    text: str,
+    *,
+    language: str | None = None,
+    source: str | None = None,
+    since: str | None = None,
+    limit: int = 20,
+) -> list[Hit]:
     """Articles matching `text`, best first, optionally narrowed by language, source and date."""
     query = fts_query(text)
     if not query:
@@ -85,7 +112,8 @@ def search(db: Database, text: str, *, language: str | None = None, source: str 
         "snippet(articles_fts, -1, '[', ']', ' … ', 12) AS snippet "  # -1: the column that matched
         "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
         f"WHERE {' AND '.join(where)} ORDER BY bm25(articles_fts, 5.0, 1.0), a.published_at DESC "
-        "LIMIT ?")
+        "LIMIT ?"
+    )
     rows: list[Any] = db.execute(sql, params + [limit]).fetchall()
     return [Hit(*row) for row in rows]
 
@@ -107,13 +135,18 @@ def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit
     for hit in hits:
         row = db.execute("SELECT title, summary, body FROM articles WHERE id = ?", [hit.id]).fetchone()
         fields = dict(zip(("title", "summary", "body"), row or ("", "", ""), strict=True))
-        found = [h for m in matcher.explain(Article(**{k: v or "" for k, v in fields.items()})).matches
-                 for h in m.hits]
+        found = [
+            h
+            for m in matcher.explain(Article(**{k: v or "" for k, v in fields.items()})).matches
+            for h in m.hits
+        ]
         if not found:
             out.append(hit)
             continue
-        where = max(("body", "summary", "title"),  # ties go to the body
-                    key=lambda f: len({h.term for h in found if h.field == f}))
+        where = max(
+            ("body", "summary", "title"),  # ties go to the body
+            key=lambda f: len({h.term for h in found if h.field == f}),
+        )
         spans = sorted((h.start, h.end, h.term) for h in found if h.field == where)
         marks = [{"start": a, "end": b} for a, b, _ in spans]
         around = _densest(spans, SNIPPET * 2 // 3)
@@ -123,6 +156,7 @@ def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit
 
 def _densest(spans: list[tuple[int, int, Any]], width: int) -> int:
     """Where a window of `width` characters holds the most distinct words, closest together."""
+
     def score(start: int) -> tuple[int, int]:
         first: dict[Any, int] = {}
         for a, _, term in spans:

@@ -18,8 +18,17 @@ from crawler.search import fts_query
 INSTALL_HINT = "Datasette is not installed (hint: .venv/bin/pip install -e '.[serve]')"
 DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')"
 WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
-HIDDEN = ("story_bands", "article_keys", "_sqlite_migrations", "articles_fts", "articles_fts_data",
-          "articles_fts_idx", "articles_fts_docsize", "articles_fts_config", "articles_fts_content")
+HIDDEN = (
+    "story_bands",
+    "article_keys",
+    "_sqlite_migrations",
+    "articles_fts",
+    "articles_fts_data",
+    "articles_fts_idx",
+    "articles_fts_docsize",
+    "articles_fts_config",
+    "articles_fts_content",
+)
 
 QUERIES: dict[str, dict[str, Any]] = {
     "latest_articles": {
@@ -58,7 +67,7 @@ ORDER BY last_match DESC""",
     "search": {
         "title": "Full-text search",
         "description": "Every word required; case, accents, Arabic diacritics, hamza forms and clitics "
-                       "folded as in `veille search`. Snippets show the normalised text.",
+        "folded as in `veille search`. Snippets show the normalised text.",
         "params": ["q"],
         # veille_fts() is registered by `veille serve` (prepare_connection below): it turns the words
         # into the MATCH expression `veille search` uses, so Arabic clitics and hamza forms still match.
@@ -110,15 +119,22 @@ LIMIT 500""",
 TABLES: dict[str, dict[str, Any]] = {
     "articles": {
         "description": "The search box matches whole words of the normalised index as typed (case and "
-                       "Latin accents folded); the search query also folds Arabic hamza forms and clitics.",
+        "Latin accents folded); the search query also folds Arabic hamza forms and clitics.",
         # Newest first by id: first_seen has no index of its own.
-        "sort_desc": "id", "facets": ["source", "language", "via"], "label_column": "title",
-        "fts_table": "articles_fts", "fts_pk": "id"},
+        "sort_desc": "id",
+        "facets": ["source", "language", "via"],
+        "label_column": "title",
+        "fts_table": "articles_fts",
+        "fts_pk": "id",
+    },
     "article_versions": {"sort_desc": "replaced_at", "facets": ["version"]},
     "stories": {"sort_desc": "id", "label_column": "title"},
     "matches": {"sort_desc": "matched_at", "facets": ["topic", "article_version"]},
-    "deliveries": {"sort_desc": "created_at", "facets": ["status", "watcher", "channel"],
-                   "label_column": "id"},
+    "deliveries": {
+        "sort_desc": "created_at",
+        "facets": ["status", "watcher", "channel"],
+        "label_column": "id",
+    },
     "delivery_attempts": {"sort_desc": "attempted_at", "facets": ["outcome", "channel"]},
     "sources": {"sort": "name", "label_column": "name", "facets": ["consecutive_failures"]},
     "routes": {"sort": "source", "facets": ["source", "kind", "last_status"]},
@@ -138,12 +154,14 @@ def datasette_metadata(config: Config) -> dict[str, Any]:
     return {
         "title": "Veille",
         "description": "The Veille archive of Moroccan news, read-only: articles, topic matches, stories, "
-                       "alerts and source health. The daemon keeps writing while you browse.",
-        "databases": {database_name(config.database_path()): {
-            "description": "Canned queries below; every time is UTC.",
-            "tables": tables,
-            "queries": {name: dict(query) for name, query in QUERIES.items()},
-        }},
+        "alerts and source health. The daemon keeps writing while you browse.",
+        "databases": {
+            database_name(config.database_path()): {
+                "description": "Canned queries below; every time is UTC.",
+                "tables": tables,
+                "queries": {name: dict(query) for name, query in QUERIES.items()},
+            }
+        },
     }
 
 
@@ -170,8 +188,21 @@ def register_plugin() -> None:
 def datasette_args(database: Path, metadata: Path, host: str, port: int) -> list[str]:
     """The `datasette serve` arguments: mutable, so the daemon's writes show up (Datasette reads
     mutable files with mode=ro connections and only writes for write canned queries, which we lack)."""
-    return [str(database), "--metadata", str(metadata), "--host", host, "--port", str(port),
-            "--setting", "truncate_cells_html", "300", "--setting", "sql_time_limit_ms", "5000"]
+    return [
+        str(database),
+        "--metadata",
+        str(metadata),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--setting",
+        "truncate_cells_html",
+        "300",
+        "--setting",
+        "sql_time_limit_ms",
+        "5000",
+    ]
 
 
 def check_port(host: str, port: int) -> None:
@@ -182,8 +213,9 @@ def check_port(host: str, port: int) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-                           "(hint: choose another --port)") from None
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (hint: choose another --port)"
+        ) from None
 
 
 @click.command()
@@ -212,5 +244,6 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         metadata = Path(tmp) / "metadata.json"
         metadata.write_text(json.dumps(datasette_metadata(config), ensure_ascii=False, indent=2), "utf-8")
         click.echo(f"Serving {database} read-only on http://{host}:{port}/ (Ctrl-C stops)", err=True)
-        datasette_serve.main(datasette_args(database, metadata, host, port), prog_name="datasette serve",
-                             standalone_mode=False)
+        datasette_serve.main(
+            datasette_args(database, metadata, host, port), prog_name="datasette serve", standalone_mode=False
+        )

@@ -63,17 +63,19 @@ VEILLE_CONFIG_DIR = os.environ.get("VEILLE_CONFIG", "config")
 def scrapy_settings(settings: Settings, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Scrapy settings overridden by the admin's settings.yaml."""
     out = dict(base or {})
-    out.update({
-        "USER_AGENT": settings.user_agent_string(__version__),
-        "DOWNLOAD_DELAY": float(settings.download_delay),
-        "DOWNLOAD_DELAY_JITTER": 0.5 if settings.download_delay > 0 else 0.0,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_per_domain,
-        "CONCURRENT_REQUESTS": settings.concurrent_requests,
-        "DOWNLOAD_TIMEOUT": float(settings.timeout),
-        "RETRY_TIMES": settings.retries,
-        "DOWNLOAD_MAXSIZE": settings.max_response_bytes,
-        "DOWNLOAD_WARNSIZE": settings.max_response_bytes // 2,
-        "ROBOTSTXT_OBEY": settings.obey_robots_txt,
-        "VEILLE_RETRY_AFTER_MAX": settings.retry_after_max,
-    })
+    out.update(
+        {
+            "USER_AGENT": settings.user_agent_string(__version__),
+            "DOWNLOAD_DELAY": float(settings.download_delay),
+            "DOWNLOAD_DELAY_JITTER": 0.5 if settings.download_delay > 0 else 0.0,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_per_domain,
+            "CONCURRENT_REQUESTS": settings.concurrent_requests,
+            "DOWNLOAD_TIMEOUT": float(settings.timeout),
+            "RETRY_TIMES": settings.retries,
+            "DOWNLOAD_MAXSIZE": settings.max_response_bytes,
+            "DOWNLOAD_WARNSIZE": settings.max_response_bytes // 2,
+            "ROBOTSTXT_OBEY": settings.obey_robots_txt,
+            "VEILLE_RETRY_AFTER_MAX": settings.retry_after_max,
+        }
+    )
     return out

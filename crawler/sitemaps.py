@@ -17,8 +17,10 @@ from crawler.feeds import FeedEntry
 from crawler.xmlguard import check_xml_safety, looks_like_html
 
 logger = logging.getLogger(__name__)
-NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
-      "news": "http://www.google.com/schemas/sitemap-news/0.9"}
+NS = {
+    "sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+    "news": "http://www.google.com/schemas/sitemap-news/0.9",
+}
 _parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
 
 
@@ -81,9 +83,12 @@ def _entry(node: etree._Element, base: str) -> FeedEntry:
 
     published = _date(text("news:news/news:publication_date"))
     return FeedEntry(
-        url=urljoin(base, text("sm:loc") or ""), title=text("news:news/news:title"),
-        published_at=published, updated_at=_date(text("sm:lastmod")),
-        language=(text("news:news/news:publication/news:language") or "").split("-")[0] or None)
+        url=urljoin(base, text("sm:loc") or ""),
+        title=text("news:news/news:title"),
+        published_at=published,
+        updated_at=_date(text("sm:lastmod")),
+        language=(text("news:news/news:publication/news:language") or "").split("-")[0] or None,
+    )
 
 
 def _date(raw: str | None) -> str | None:

@@ -66,16 +66,22 @@ def open_database(path: Path | str) -> Database:
             db.execute("PRAGMA synchronous = NORMAL")
         migrate(db)
     except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"{path}: cannot open the archive: {exc} "
-                           "(hint: check the path, free disk space and permissions)") from exc
+        raise StorageError(
+            f"{path}: cannot open the archive: {exc} (hint: check the path, free disk space and permissions)"
+        ) from exc
     return db
 
 
 class Archive:
     """Articles, stories, fetch state and crawl runs in one SQLite database."""
 
-    def __init__(self, db: Database, story_similarity: float = 0.6, story_window_days: int = 7,
-                 path: Path | str = ":memory:") -> None:
+    def __init__(
+        self,
+        db: Database,
+        story_similarity: float = 0.6,
+        story_window_days: int = 7,
+        path: Path | str = ":memory:",
+    ) -> None:
         self.db = db
         self.path = path
         self.story_similarity = story_similarity
@@ -89,8 +95,11 @@ class Archive:
     @classmethod
     def for_config(cls, config: Config) -> Archive:
         """The archive a config names (VEILLE_DB wins), with its story settings."""
-        return cls.open(config.database_path(), story_similarity=config.settings.story_similarity,
-                        story_window_days=config.settings.story_window_days)
+        return cls.open(
+            config.database_path(),
+            story_similarity=config.settings.story_similarity,
+            story_window_days=config.settings.story_window_days,
+        )
 
     def close(self) -> None:
         """Close the connection (pending writes are already committed)."""
@@ -106,7 +115,9 @@ class Archive:
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
             f"SELECT a.id, a.source_updated, a.first_seen FROM article_keys k JOIN articles a "
-            f"ON a.id = k.article_id WHERE k.key IN ({marks}) ORDER BY a.id LIMIT 1", keys).fetchall()
+            f"ON a.id = k.article_id WHERE k.key IN ({marks}) ORDER BY a.id LIMIT 1",
+            keys,
+        ).fetchall()
         return {"id": rows[0][0], "source_updated": rows[0][1], "first_seen": rows[0][2]} if rows else None
 
     def retry_after_until(self, url: str) -> str | None:
@@ -120,7 +131,8 @@ class Archive:
         self.db.execute(
             "INSERT INTO routes (url, source, kind, retry_after_until) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(url) DO UPDATE SET retry_after_until = excluded.retry_after_until",
-            [url, source, kind, until])
+            [url, source, kind, until],
+        )
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """The ETag and Last-Modified last seen for a feed or sitemap URL."""
@@ -136,8 +148,12 @@ class Archive:
             raise result
         return result
 
-    def store_many(self, articles: list[StoredArticle], matcher: Matcher | None = None,
-                   watchers: tuple[Watcher, ...] = ()) -> list[StoreResult | Exception]:
+    def store_many(
+        self,
+        articles: list[StoredArticle],
+        matcher: Matcher | None = None,
+        watchers: tuple[Watcher, ...] = (),
+    ) -> list[StoreResult | Exception]:
         """Store several articles in one transaction, matching new and changed ones against the
         topics; one article that fails is rolled back alone."""
         results: list[StoreResult | Exception] = []
@@ -200,16 +216,23 @@ class Archive:
         keys = lsh_bands(article.minhash)
         story_id = self._similar_story(article.minhash, keys) if keys else None
         if keys and story_id is None:
-            story_id = self._insert_row("stories", {"first_seen": now, "title": article.fields.get("title"),
-                                                    "article_count": 0})
-        row = dict(article.fields, first_seen=now, content_hash=article.content_hash,
-                   minhash=article.minhash or None, story_id=story_id)
+            story_id = self._insert_row(
+                "stories", {"first_seen": now, "title": article.fields.get("title"), "article_count": 0}
+            )
+        row = dict(
+            article.fields,
+            first_seen=now,
+            content_hash=article.content_hash,
+            minhash=article.minhash or None,
+            story_id=story_id,
+        )
         article_id = self._insert_row("articles", row)
         self._add_keys(article_id, article.keys)
         if story_id is not None:
             self._join_story(article_id, story_id, keys, now)
         texts = article.texts or indexed_texts(
-            article.fields.get("title"), article.fields.get("summary"), article.fields.get("body"))
+            article.fields.get("title"), article.fields.get("summary"), article.fields.get("body")
+        )
         return StoreResult("new", article_id, story_id), texts
 
     def _refresh(self, article_id: int, article: StoredArticle) -> tuple[StoreResult, Texts | None]:
@@ -221,33 +244,51 @@ class Archive:
             if updated and updated > (old["source_updated"] or ""):
                 # The route said "changed" but the text is the same: remember the date it gave, or
                 # the page would be fetched again at every crawl while that route shows it.
-                self.db.conn.execute("UPDATE articles SET source_updated = ? WHERE id = ?",
-                                     [updated, article_id])
+                self.db.conn.execute(
+                    "UPDATE articles SET source_updated = ? WHERE id = ?", [updated, article_id]
+                )
             return StoreResult("duplicate", article_id, old["story_id"]), None
         now = utc_now_iso()
-        self.db["article_versions"].insert({
-            "article_id": article_id, "version": old["version"], "title": old["title"],
-            "summary": old["summary"], "body": old["body"], "author": old["author"],
-            "published_at": old["published_at"], "content_hash": old["content_hash"],
-            "replaced_at": now})
+        self.db["article_versions"].insert(
+            {
+                "article_id": article_id,
+                "version": old["version"],
+                "title": old["title"],
+                "summary": old["summary"],
+                "body": old["body"],
+                "author": old["author"],
+                "published_at": old["published_at"],
+                "content_hash": old["content_hash"],
+                "replaced_at": now,
+            }
+        )
         changes = {k: v for k, v in article.fields.items() if k not in ("source", "url") and v}
-        changes.update(content_hash=article.content_hash, minhash=article.minhash or None,
-                       updated_at=now, version=old["version"] + 1)
+        changes.update(
+            content_hash=article.content_hash,
+            minhash=article.minhash or None,
+            updated_at=now,
+            version=old["version"] + 1,
+        )
         self.db["articles"].update(article_id, changes)
         row = self.db["articles"].get(article_id)
-        return (StoreResult("updated", article_id, old["story_id"]),
-                indexed_texts(row["title"], row["summary"], row["body"]))
+        return (
+            StoreResult("updated", article_id, old["story_id"]),
+            indexed_texts(row["title"], row["summary"], row["body"]),
+        )
 
     def _add_keys(self, article_id: int, keys: Iterable[str]) -> None:
-        self.db.conn.executemany("INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
-                            [(k, article_id) for k in keys])
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
+            [(k, article_id) for k in keys],
+        )
 
     def _join_story(self, article_id: int, story_id: int, keys: list[int], now: str) -> None:
         self.db.conn.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_bands (band, value, article_id, story_id, seen_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(i, v, article_id, story_id, now) for i, v in enumerate(keys)])
+            [(i, v, article_id, story_id, now) for i, v in enumerate(keys)],
+        )
 
     def _similar_story(self, signature: bytes, keys: list[int]) -> int | None:
         where = " OR ".join("(b.band = ? AND b.value = ?)" for _ in keys)
@@ -256,14 +297,22 @@ class Archive:
             f"SELECT DISTINCT b.story_id, a.minhash FROM story_bands b JOIN articles a "
             f"ON a.id = b.article_id WHERE ({where}) "
             f"AND b.seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            params + [f"-{self.story_window_days} days"]).fetchall()
+            params + [f"-{self.story_window_days} days"],
+        ).fetchall()
         scores = similarities(signature, [other for _, other in rows])
         best = max(zip(scores, (story for story, _ in rows), strict=True), default=None)
         return best[1] if best and best[0] >= self.story_similarity else None
 
-    def record_fetch(self, url: str, source: str, kind: str, status: int | None,
-                     etag: str | None = None, last_modified: str | None = None,
-                     error: str | None = None) -> None:
+    def record_fetch(
+        self,
+        url: str,
+        source: str,
+        kind: str,
+        status: int | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        error: str | None = None,
+    ) -> None:
         """Remember a feed/sitemap fetch: status, validators for the next conditional GET."""
         now = utc_now_iso()
         self.db.execute(
@@ -275,17 +324,20 @@ class Archive:
             "etag = COALESCE(excluded.etag, etag), "
             "last_modified = COALESCE(excluded.last_modified, last_modified), "
             "last_error = excluded.last_error",
-            [url, source, kind, status, now, int(status == 304), etag, last_modified, error])
+            [url, source, kind, status, now, int(status == 304), etag, last_modified, error],
+        )
 
-    def record_page_failure(self, key: str, url: str, source: str, error: str,
-                            now: datetime | None = None) -> str:
+    def record_page_failure(
+        self, key: str, url: str, source: str, error: str, now: datetime | None = None
+    ) -> str:
         """Remember that an article page failed; it waits PAGE_RETRY_HOURS × 4 per failure before
         it is tried again (at most PAGE_RETRY_MAX_DAYS). Returns when it may be tried again."""
         now = now or utc_now()
         row = self.db.execute("SELECT failures FROM page_failures WHERE key = ?", [key]).fetchone()
         failures = (row[0] if row else 0) + 1
-        wait = min(timedelta(hours=PAGE_RETRY_HOURS * 4 ** (failures - 1)),
-                   timedelta(days=PAGE_RETRY_MAX_DAYS))
+        wait = min(
+            timedelta(hours=PAGE_RETRY_HOURS * 4 ** (failures - 1)), timedelta(days=PAGE_RETRY_MAX_DAYS)
+        )
         retry_at = format_utc(now + wait)
         # One statement, committed at once by sqlite-utils, as record_fetch: the spider writes
         # on the reactor and must not hold a transaction the writer thread would wait for.
@@ -295,15 +347,21 @@ class Archive:
             "failures = excluded.failures, "
             "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at, "
             "retry_at = excluded.retry_at",
-            [key, url, source, failures, error, format_utc(now), retry_at])
+            [key, url, source, failures, error, format_utc(now), retry_at],
+        )
         return retry_at
 
     def page_retry_at(self, keys: Iterable[str]) -> str | None:
         """When an article page that failed may be tried again (None: it never failed)."""
         keys = list(keys)
         marks = ",".join("?" * len(keys))
-        row = self.db.execute(f"SELECT MAX(retry_at) FROM page_failures WHERE key IN ({marks})",
-                              keys).fetchone() if keys else None
+        row = (
+            self.db.execute(
+                f"SELECT MAX(retry_at) FROM page_failures WHERE key IN ({marks})", keys
+            ).fetchone()
+            if keys
+            else None
+        )
         return row[0] if row else None
 
     def forget_page_failures(self, keys: Iterable[str]) -> None:
@@ -314,9 +372,11 @@ class Archive:
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a route's ETag and Last-Modified for the next conditional GET."""
-        self.db.execute("UPDATE routes SET etag = COALESCE(?, etag), "
-                        "last_modified = COALESCE(?, last_modified) WHERE url = ?",
-                        [etag, last_modified, url])
+        self.db.execute(
+            "UPDATE routes SET etag = COALESCE(?, etag), "
+            "last_modified = COALESCE(?, last_modified) WHERE url = ?",
+            [etag, last_modified, url],
+        )
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make sure every configured source has its row."""
@@ -325,7 +385,8 @@ class Archive:
                 self.db.execute(
                     "INSERT INTO sources (name, title, languages) VALUES (?, ?, ?) ON CONFLICT(name) "
                     "DO UPDATE SET title = excluded.title, languages = excluded.languages",
-                    [source.name, source.title, ",".join(source.languages)])
+                    [source.name, source.title, ",".join(source.languages)],
+                )
 
     def record_run(self, run: SourceRun) -> None:
         """Store one source's crawl outcome and update its health row."""
@@ -334,23 +395,40 @@ class Archive:
         # cannot start writing after another connection committed ("database is locked" at once,
         # whatever the busy timeout).
         with self.write():
-            self.db["crawl_runs"].insert({
-                "run_id": run.run_id, "source": run.source, "started_at": run.started_at,
-                "finished_at": run.finished_at, "status": run.status, "found": run.found,
-                "new": run.new, "duplicate": run.duplicate, "updated": run.updated,
-                "not_modified": run.not_modified, "errors": run.errors, "error": error})
+            self.db["crawl_runs"].insert(
+                {
+                    "run_id": run.run_id,
+                    "source": run.source,
+                    "started_at": run.started_at,
+                    "finished_at": run.finished_at,
+                    "status": run.status,
+                    "found": run.found,
+                    "new": run.new,
+                    "duplicate": run.duplicate,
+                    "updated": run.updated,
+                    "not_modified": run.not_modified,
+                    "errors": run.errors,
+                    "error": error,
+                }
+            )
             if run.interrupted:  # neither a success nor a failure of the source: only an attempt
-                self.db.execute("UPDATE sources SET last_attempt = ? WHERE name = ?",
-                                [run.finished_at, run.source])
+                self.db.execute(
+                    "UPDATE sources SET last_attempt = ? WHERE name = ?", [run.finished_at, run.source]
+                )
             elif run.succeeded:
                 self.db.execute(
                     "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0"
-                    " WHERE name = ?", [run.finished_at, run.finished_at, run.source])
+                    " WHERE name = ?",
+                    [run.finished_at, run.finished_at, run.source],
+                )
             else:
                 self.db.execute(
                     "UPDATE sources SET last_attempt = ?, last_error = ?, last_error_at = ?, "
                     "consecutive_failures = consecutive_failures + 1 WHERE name = ?",
-                    [run.finished_at, error, run.finished_at, run.source])
+                    [run.finished_at, error, run.finished_at, run.source],
+                )
             if run.succeeded and error:
-                self.db.execute("UPDATE sources SET last_error = ?, last_error_at = ? WHERE name = ?",
-                                [error, run.finished_at, run.source])
+                self.db.execute(
+                    "UPDATE sources SET last_error = ?, last_error_at = ? WHERE name = ?",
+                    [error, run.finished_at, run.source],
+                )

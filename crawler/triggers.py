@@ -51,8 +51,9 @@ def digest_trigger(mode: str, timezone: str) -> CronTrigger | None:
         return CronTrigger(hour=int(hour), minute=int(minute), second=5, timezone=timezone)
     if parts[0] == "weekly":
         hour, minute = parts[2].split(":")
-        return CronTrigger(day_of_week=parts[1], hour=int(hour), minute=int(minute), second=5,
-                           timezone=timezone)
+        return CronTrigger(
+            day_of_week=parts[1], hour=int(hour), minute=int(minute), second=5, timezone=timezone
+        )
     return None
 
 
@@ -67,6 +68,8 @@ def describe_trigger(trigger: Any) -> str:
         return f"every {format_duration(trigger.interval.total_seconds())}"
     if isinstance(trigger, CronTrigger):
         fields = {f.name: str(f) for f in trigger.fields}
-        return f"cron {fields['minute']} {fields['hour']} {fields['day']} {fields['month']} " \
-               f"{fields['day_of_week']} ({trigger.timezone})"
+        return (
+            f"cron {fields['minute']} {fields['hour']} {fields['day']} {fields['month']} "
+            f"{fields['day_of_week']} ({trigger.timezone})"
+        )
     return str(trigger)

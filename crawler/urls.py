@@ -10,9 +10,29 @@ from w3lib.url import canonicalize_url
 
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-        "ocid", "oc", "xtor", "cmpid", "_ga", "_gl", "ref_src", "amp", "outputtype",
-        "at_medium", "at_campaign", "ito", "src", "share", "s_src",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "ocid",
+        "oc",
+        "xtor",
+        "cmpid",
+        "_ga",
+        "_gl",
+        "ref_src",
+        "amp",
+        "outputtype",
+        "at_medium",
+        "at_campaign",
+        "ito",
+        "src",
+        "share",
+        "s_src",
     }
 )
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
@@ -24,8 +44,10 @@ AMP_PREFIX = re.compile(r"^/amp(?=/.)")  # /amp/<path> (Hespress, Arc sites)
 # The post id each site's URLs carry, by site. A pattern applies only to its own hosts: a generic
 # "number at the end" rule would merge 2M's /<slug>-20191215/ articles of one day into one.
 POST_ID_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "hespress.com": (re.compile(r"-(\d{5,})\.html$"),  # AR: /<slug>-1702003.html
-                     re.compile(r"^/(\d{5,})-[^/]+\.html$")),  # FR/EN: /488518-<slug>.html
+    "hespress.com": (
+        re.compile(r"-(\d{5,})\.html$"),  # AR: /<slug>-1702003.html
+        re.compile(r"^/(\d{5,})-[^/]+\.html$"),
+    ),  # FR/EN: /488518-<slug>.html
     "hibapress.com": (re.compile(r"/details-(\d{4,})\.html$"),),
     "yabiladi.com": (re.compile(r"^/articles/details/(\d{4,})/"),),
     "telquel.ma": (re.compile(r"_(\d{5,})/?$"),),
@@ -48,8 +70,7 @@ def clean_url(url: str, base: str | None = None) -> str:
     """Absolute URL with fragment and tracking parameters dropped and percent-encoding normalised."""
     url = urljoin(base, url.strip()) if base else url.strip()
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not is_tracking_param(k)]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     path = AMP_PREFIX.sub("", AMP_SUFFIX.sub("/", parts.path)) or "/"
     rebuilt = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
     return canonicalize_url(rebuilt, keep_fragments=False)
@@ -60,7 +81,7 @@ def fold_host(netloc: str) -> str:
     host = netloc.lower().removesuffix(":80").removesuffix(":443")
     for prefix in MIRROR_PREFIXES:
         if host.startswith(prefix):
-            return host[len(prefix):]
+            return host[len(prefix) :]
     return host
 
 

@@ -30,8 +30,9 @@ class Analysis:
     digest: Digest
 
 
-def analyse_page(html: str, url: str, rules: SiteRules, hints: FeedEntry | None,
-                 now: datetime | None = None) -> Analysis:
+def analyse_page(
+    html: str, url: str, rules: SiteRules, hints: FeedEntry | None, now: datetime | None = None
+) -> Analysis:
     """Extract an article page, then normalise, hash and fingerprint its text (pure; runs in a
     worker process, so that none of this costs the reactor)."""
     page = extract_article(html, url, rules, hints, now)
@@ -65,8 +66,9 @@ class AnalysisPool:
         if self.workers <= 0:
             return None
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe.
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
 
     async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
         """Analyse a page in a worker; inline if the pool broke (a worker crashed) and was replaced."""

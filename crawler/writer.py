@@ -21,9 +21,14 @@ logger = logging.getLogger(__name__)
 class BatchWriter:
     """Queue records; store them in batches of up to `max_batch`, at most `max_delay` seconds late."""
 
-    def __init__(self, open_archive: Callable[[], Archive], max_batch: int = 64,
-                 max_delay: float = 0.1, matcher: Matcher | None = None,
-                 watchers: tuple[Watcher, ...] = ()) -> None:
+    def __init__(
+        self,
+        open_archive: Callable[[], Archive],
+        max_batch: int = 64,
+        max_delay: float = 0.1,
+        matcher: Matcher | None = None,
+        watchers: tuple[Watcher, ...] = (),
+    ) -> None:
         self.open_archive = open_archive
         self.matcher = matcher  # replaced as a whole when the topics are reloaded
         self.watchers = watchers
@@ -43,7 +48,8 @@ class BatchWriter:
             await self.flush()
         elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(
-                self.max_delay, lambda: asyncio.ensure_future(self.flush()))
+                self.max_delay, lambda: asyncio.ensure_future(self.flush())
+            )
         return await future
 
     async def flush(self) -> None:

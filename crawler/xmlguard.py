@@ -7,8 +7,9 @@ import re
 from crawler.exceptions import UnsafeXMLError
 
 ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
-                        re.IGNORECASE | re.DOTALL)
+HTML_START = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL
+)
 
 
 def check_xml_safety(body: bytes) -> None:
@@ -19,7 +20,8 @@ def check_xml_safety(body: bytes) -> None:
     if ENTITY_DECL.search(body):
         raise UnsafeXMLError(
             "refused: the document declares XML entities (entity bomb or external entity) "
-            "(hint: a real feed never does; the site may be compromised)")
+            "(hint: a real feed never does; the site may be compromised)"
+        )
 
 
 def looks_like_html(body: bytes) -> bool:

@@ -31,7 +31,7 @@ class LineMap(dict[KeyPath, int]):
         if key not in self.sources:
             return None
         first, source = self.sources[key]
-        before = len(value[:max(column - 1, 0)].split())
+        before = len(value[: max(column - 1, 0)].split())
         for index, word in enumerate(re.finditer(r"\S+", source)):
             if index == before:
                 return first + source.count("\n", 0, word.start())
@@ -41,7 +41,7 @@ class LineMap(dict[KeyPath, int]):
 def _line_map(node: yaml.Node, path: KeyPath, lines: LineMap, text: str) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode) and node.end_mark.line > node.start_mark.line:
-        first, source = node.start_mark.line + 1, text[node.start_mark.index:node.end_mark.index]
+        first, source = node.start_mark.line + 1, text[node.start_mark.index : node.end_mark.index]
         if node.style in (">", "|"):  # the header line (">-") holds no word of the value
             first, source = first + 1, source.partition("\n")[2]
         lines.sources[path] = (first, source)
@@ -99,8 +99,9 @@ class Problems:
     lines: dict[KeyPath, int]
     messages: list[str] = field(default_factory=list)
 
-    def add(self, key: KeyPath, message: str, hint: str = "", owner: str = "",
-            at: tuple[str, int] | None = None) -> None:
+    def add(
+        self, key: KeyPath, message: str, hint: str = "", owner: str = "", at: tuple[str, int] | None = None
+    ) -> None:
         """Record one problem at a key path; `owner` names the source/topic/watcher; `at`, a value
         and a column in it, names the line of that column when the value spans several lines."""
         line = self._line(key)
@@ -124,8 +125,9 @@ class Problems:
         if self.messages:
             raise ConfigError(self.messages)
 
-    def begin_entry(self, raw: Any, key: KeyPath, kind: str, allowed: Iterable[str],
-                    example: str) -> tuple[str, int] | None:
+    def begin_entry(
+        self, raw: Any, key: KeyPath, kind: str, allowed: Iterable[str], example: str
+    ) -> tuple[str, int] | None:
         """Start checking one named entry (its type, keys and name): (its label, problems before it)."""
         if not self.expect(raw, dict, key, f"each {kind} is a mapping starting with '- name: ...'"):
             return None
@@ -134,8 +136,12 @@ class Problems:
         before = len(self.messages)
         self.check_keys(raw, allowed, key, owner)
         if not isinstance(name, str) or not NAME_RE.match(name):
-            self.add(key + ("name",), f"invalid or missing name {name!r}",
-                     f"use lowercase letters, digits and '-', e.g. {example}", owner)
+            self.add(
+                key + ("name",),
+                f"invalid or missing name {name!r}",
+                f"use lowercase letters, digits and '-', e.g. {example}",
+                owner,
+            )
         return owner, before
 
     def check_keys(self, raw: Mapping, allowed: Iterable[str], key: KeyPath, owner: str = "") -> None:
@@ -147,8 +153,9 @@ class Problems:
                 hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
                 self.add(key + (str(name),), "unknown key", hint, owner)
 
-    def expect(self, raw: Any, kind: type | tuple[type, ...], key: KeyPath, hint: str,
-               owner: str = "") -> bool:
+    def expect(
+        self, raw: Any, kind: type | tuple[type, ...], key: KeyPath, hint: str, owner: str = ""
+    ) -> bool:
         """Report a value of the wrong type; return True when the type is right."""
         # YAML's true/false are ints to Python; a number setting must not accept them.
         ok = isinstance(raw, kind) and not (isinstance(raw, bool) and bool not in _kinds(kind))
@@ -163,20 +170,30 @@ def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _article(name: str) -> str:
-    names = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
-             "list": "a list", "dict": "a mapping"}
+    names = {
+        "str": "a string",
+        "int": "a whole number",
+        "float": "a number",
+        "bool": "true or false",
+        "list": "a list",
+        "dict": "a mapping",
+    }
     return " or ".join(names.get(n, n) for n in name.split(" or "))
 
 
-def load_named_list(path: Path, section: str, kind: str, per: str,
-                    build: Callable[[Any, KeyPath, Problems], Any]) -> tuple[Any, ...]:
+def load_named_list(
+    path: Path, section: str, kind: str, per: str, build: Callable[[Any, KeyPath, Problems], Any]
+) -> tuple[Any, ...]:
     """Read a file holding one `section:` list of named entries (sources, topics, watchers): build
     each with `build`, which records its own problems, and refuse two entries with one name."""
     raw, lines = load_yaml(path)
     problems = Problems(path, lines)
     if not isinstance(raw, dict) or not isinstance(raw.get(section), list):
-        problems.add((section,), f"the file must hold a '{section}:' list",
-                     f"start the file with '{section}:' and one '- name: ...' entry per {per}")
+        problems.add(
+            (section,),
+            f"the file must hold a '{section}:' list",
+            f"start the file with '{section}:' and one '- name: ...' entry per {per}",
+        )
         problems.raise_if_any()
     problems.check_keys(raw, [section], ())
     items, seen = [], set()
@@ -185,8 +202,12 @@ def load_named_list(path: Path, section: str, kind: str, per: str,
         if item is None:
             continue
         if item.name in seen:
-            problems.add((section, index, "name"), f"duplicate {kind} name '{item.name}'",
-                         f"every {kind} needs its own name", f"{kind} '{item.name}'")
+            problems.add(
+                (section, index, "name"),
+                f"duplicate {kind} name '{item.name}'",
+                f"every {kind} needs its own name",
+                f"{kind} '{item.name}'",
+            )
         seen.add(item.name)
         items.append(item)
     problems.raise_if_any()

@@ -40,10 +40,16 @@ class SourcesSpider(scrapy.Spider):
 
     name = "veille"
 
-    def __init__(self, config: Config | None = None, sources: str | list[str] | None = None,
-                 archive: Archive | None = None, run_id: str | None = None,
-                 on_source_done: Callable[[SourceRun], None] | None = None,
-                 pool: AnalysisPool | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        sources: str | list[str] | None = None,
+        archive: Archive | None = None,
+        run_id: str | None = None,
+        on_source_done: Callable[[SourceRun], None] | None = None,
+        pool: AnalysisPool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.selected = sources.split(",") if isinstance(sources, str) else sources
@@ -96,22 +102,38 @@ class SourcesSpider(scrapy.Spider):
         """The first request of a route, unless its server asked us to wait (then its fallback)."""
         waiting = self.archive.retry_after_until(route.url)
         if waiting and waiting > utc_now_iso():
-            yield from self._route_error(state, route, route.url,
-                                         f"skipped: the server asked us to wait until {waiting}", None)
+            yield from self._route_error(
+                state, route, route.url, f"skipped: the server asked us to wait until {waiting}", None
+            )
             return
         yield self._route_request(state, route, route.url)
 
-    def _route_request(self, state: SourceState, route: Route, url: str, page: int = 1,
-                       depth: int = 0, primary: bool = True) -> scrapy.Request:
+    def _route_request(
+        self, state: SourceState, route: Route, url: str, page: int = 1, depth: int = 0, primary: bool = True
+    ) -> scrapy.Request:
         headers = {}
         if route.kind != "listing":
             etag, modified = self.archive.validators(url)
             headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v}
         state.first_visit(url)
-        meta = {"source": state.source.name, "route": route, "page": page, "depth": depth,
-                "primary": primary, "fetch_url": url, "handle_httpstatus_list": [304]}
-        request = scrapy.Request(url, callback=self.parse_route, errback=self.route_failed,
-                                 headers=headers, meta=meta, dont_filter=True, priority=10)
+        meta = {
+            "source": state.source.name,
+            "route": route,
+            "page": page,
+            "depth": depth,
+            "primary": primary,
+            "fetch_url": url,
+            "handle_httpstatus_list": [304],
+        }
+        request = scrapy.Request(
+            url,
+            callback=self.parse_route,
+            errback=self.route_failed,
+            headers=headers,
+            meta=meta,
+            dont_filter=True,
+            priority=10,
+        )
         return self.tracker.track(state.source.name, request)
 
     def parse_route(self, response: Response) -> Iterator[scrapy.Request | ArticleItem]:
@@ -128,14 +150,19 @@ class SourcesSpider(scrapy.Spider):
             self.archive.record_fetch(fetch_url, state.source.name, route.kind, 304)
             return
         try:
-            found = discover(route, response.body, response.url, _headers(response),
-                             response.text if isinstance(response, TextResponse) else None,
-                             self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000)
+            found = discover(
+                route,
+                response.body,
+                response.url,
+                _headers(response),
+                response.text if isinstance(response, TextResponse) else None,
+                self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000,
+            )
         except Exception as exc:  # FeedError, or a parser surprise: either way this route failed
-            message = str(exc) if isinstance(exc, FeedError) else (
-                f"could not read the {route.kind}: {exc!r}")
-            yield from self._route_error(state, route, fetch_url, message, response.status,
-                                         meta["primary"])
+            message = (
+                str(exc) if isinstance(exc, FeedError) else (f"could not read the {route.kind}: {exc!r}")
+            )
+            yield from self._route_error(state, route, fetch_url, message, response.status, meta["primary"])
             return
         self.archive.record_fetch(fetch_url, state.source.name, route.kind, response.status)
         # Saved only once the source's articles are stored: a crash before that must not turn the
@@ -161,27 +188,42 @@ class SourcesSpider(scrapy.Spider):
         state, route = self.states[request.meta["source"]], request.meta["route"]
         try:
             wait = _retry_after(failure)
-            if wait is not None and wait <= self.settings.getfloat("VEILLE_RETRY_AFTER_MAX", 120) \
-                    and not request.meta.get("retried_after") and await self._wait_unless_cut(wait):
+            if (
+                wait is not None
+                and wait <= self.settings.getfloat("VEILLE_RETRY_AFTER_MAX", 120)
+                and not request.meta.get("retried_after")
+                and await self._wait_unless_cut(wait)
+            ):
                 retry = request.replace(dont_filter=True)
                 retry.meta["retried_after"] = True
                 yield self.tracker.track(state.source.name, retry)
                 return
             if wait is not None:
                 self.archive.set_retry_after(request.meta["fetch_url"], state.source.name, route.kind, wait)
-            message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
-                                       self.settings.getint("DOWNLOAD_MAXSIZE"))
+            message = describe_failure(
+                failure.value,
+                self.settings.getfloat("DOWNLOAD_TIMEOUT"),
+                self.settings.getint("DOWNLOAD_MAXSIZE"),
+            )
             if isinstance(failure.value, UNREACHABLE):
                 self.dead_hosts[endpoint(request.url)] = message
             status = getattr(getattr(failure.value, "response", None), "status", None)
-            for retry in self._route_error(state, route, request.meta["fetch_url"], message, status,
-                                           request.meta.get("primary", True)):
+            for retry in self._route_error(
+                state, route, request.meta["fetch_url"], message, status, request.meta.get("primary", True)
+            ):
                 yield retry
         finally:
             self.tracker.settle(state.source.name)
 
-    def _route_error(self, state: SourceState, route: Route, url: str, message: str,
-                     status: int | None, primary: bool = True) -> Iterator[scrapy.Request]:
+    def _route_error(
+        self,
+        state: SourceState,
+        route: Route,
+        url: str,
+        message: str,
+        status: int | None,
+        primary: bool = True,
+    ) -> Iterator[scrapy.Request]:
         """Record a route's failure; for a primary route, start the next usable fallback."""
         self.archive.record_fetch(url, state.source.name, route.kind, status, error=message)
         self.logger.info("%s: %s %s: %s", state.source.name, route.kind, url, message)
@@ -200,8 +242,9 @@ class SourcesSpider(scrapy.Spider):
 
     # -- articles ------------------------------------------------------------------------------
 
-    def _article_requests(self, state: SourceState, route: Route,
-                          entries: tuple[FeedEntry, ...]) -> Iterator[scrapy.Request]:
+    def _article_requests(
+        self, state: SourceState, route: Route, entries: tuple[FeedEntry, ...]
+    ) -> Iterator[scrapy.Request]:
         limit = self.settings.getint("VEILLE_MAX_ARTICLES_PER_ROUTE", 200)
         for entry in newest_first(entries, limit):
             state.run.found += 1
@@ -218,10 +261,19 @@ class SourcesSpider(scrapy.Spider):
                 state.run.pages_waiting += 1
                 continue
             state.fetching.add(slot)
-            request = scrapy.Request(entry.url, callback=self.parse_article, errback=self.article_failed,
-                                     dont_filter=True, meta={"source": state.source.name, "route": route,
-                                                             "slot": slot, "keys": keys,
-                                                             "failed_before": retry_at is not None})
+            request = scrapy.Request(
+                entry.url,
+                callback=self.parse_article,
+                errback=self.article_failed,
+                dont_filter=True,
+                meta={
+                    "source": state.source.name,
+                    "route": route,
+                    "slot": slot,
+                    "keys": keys,
+                    "failed_before": retry_at is not None,
+                },
+            )
             yield self.tracker.track(state.source.name, request)
 
     def _needs_fetch(self, keys: list[str], entry: FeedEntry) -> bool:
@@ -252,27 +304,53 @@ class SourcesSpider(scrapy.Spider):
         route = response.meta["route"]
         canonical = trusted_canonical(page.canonical, response.url, route.url)
         yield ArticleItem(
-            source=source.name, url=canonical, fetched_url=response.url, link=entry.url,
-            guid=entry.guid, title=page.title, summary=page.summary, body=page.body,
-            author=page.author, language=page.language, published_at=page.published_at,
-            source_updated=entry.updated_at or page.modified_at, via=route.kind, route_url=route.url,
-            missing=list(page.missing), digest=analysis.digest)
+            source=source.name,
+            url=canonical,
+            fetched_url=response.url,
+            link=entry.url,
+            guid=entry.guid,
+            title=page.title,
+            summary=page.summary,
+            body=page.body,
+            author=page.author,
+            language=page.language,
+            published_at=page.published_at,
+            source_updated=entry.updated_at or page.modified_at,
+            via=route.kind,
+            route_url=route.url,
+            missing=list(page.missing),
+            digest=analysis.digest,
+        )
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """Errback of article pages: keep the feed's full text when it has one, else record the error."""
         request = failure.request
         state = self.states[request.meta["source"]]
         entry = state.entries[request.meta["slot"]]
-        message = describe_failure(failure.value, self.settings.getfloat("DOWNLOAD_TIMEOUT"),
-                                   self.settings.getint("DOWNLOAD_MAXSIZE"), article=True)
+        message = describe_failure(
+            failure.value,
+            self.settings.getfloat("DOWNLOAD_TIMEOUT"),
+            self.settings.getint("DOWNLOAD_MAXSIZE"),
+            article=True,
+        )
         if entry.content and len(entry.content) >= MIN_BODY:
             state.run.fail(f"article {request.url}: {message}; stored the feed's text instead")
             route = request.meta["route"]
-            yield ArticleItem(source=state.source.name, url=entry.url, link=entry.url, guid=entry.guid,
-                              title=entry.title, summary=entry.summary, body=entry.content,
-                              author=entry.author, language=entry.language or state.source.languages[0],
-                              published_at=entry.published_at, source_updated=entry.updated_at,
-                              via=f"{route.kind}-content", route_url=route.url)
+            yield ArticleItem(
+                source=state.source.name,
+                url=entry.url,
+                link=entry.url,
+                guid=entry.guid,
+                title=entry.title,
+                summary=entry.summary,
+                body=entry.content,
+                author=entry.author,
+                language=entry.language or state.source.languages[0],
+                published_at=entry.published_at,
+                source_updated=entry.updated_at,
+                via=f"{route.kind}-content",
+                route_url=route.url,
+            )
             return
         self._page_failed(state, f"article {request.url}: {message}", request.meta)
 
@@ -293,8 +371,9 @@ class SourcesSpider(scrapy.Spider):
 
     def _item_failed(self, item: Any, failure: Failure, **kwargs: Any) -> None:
         if isinstance(item, ArticleItem):
-            self._page_failed(self.states[item.source],
-                              f"article {item.url}: not stored: {describe_failure(failure.value)}")
+            self._page_failed(
+                self.states[item.source], f"article {item.url}: not stored: {describe_failure(failure.value)}"
+            )
 
     def interrupt(self, reason: str) -> None:
         """The crawl is being cut (its downloads aborted): sources that end from now on are
@@ -348,5 +427,4 @@ def _header(response: Response, name: str) -> str | None:
 
 
 def _headers(response: Response) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v[0].decode("latin-1")
-            for k, v in response.headers.items() if v}
+    return {k.decode("latin-1").lower(): v[0].decode("latin-1") for k, v in response.headers.items() if v}

@@ -54,8 +54,11 @@ class SourceState:
             self.entries.append(entry)
         else:
             known = self.entries[slot]
-            blanks = {f.name: getattr(entry, f.name) for f in fields(FeedEntry)
-                      if getattr(known, f.name) is None and getattr(entry, f.name) is not None}
+            blanks = {
+                f.name: getattr(entry, f.name)
+                for f in fields(FeedEntry)
+                if getattr(known, f.name) is None and getattr(entry, f.name) is not None
+            }
             if blanks:
                 self.entries[slot] = replace(known, **blanks)
         for key in keys:

@@ -27,6 +27,7 @@ def _guarded(original):  # noqa: ANN001, ANN202
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _allowed(address):
             raise AssertionError(f"test tried to leave 127.0.0.1: {address!r}")
         return original(self, address)
+
     return connect
 
 
@@ -36,4 +37,3 @@ def _network_guard() -> Iterator[None]:
     socket.socket.connect_ex = _guarded(_connect_ex)
     yield
     socket.socket.connect, socket.socket.connect_ex = _connect, _connect_ex
-

@@ -271,8 +271,12 @@ class MiniWeb:
         if isinstance(doc, str):
             return self._send(h, 301, {"Location": self.base(site) + doc})
         if doc is None:
-            return self._send(h, 404, {"Content-Type": "text/html; charset=utf-8"},
-                              b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>")
+            return self._send(
+                h,
+                404,
+                {"Content-Type": "text/html; charset=utf-8"},
+                b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>",
+            )
         return self._send_doc(h, site, doc, self._headers.get(site, {}).get(unquote(split.path)))
 
     def _send_doc(self, h: _Handler, site: str, doc: _Doc, extra: dict[str, Any] | None) -> int:
@@ -293,12 +297,12 @@ class MiniWeb:
             return self._send(h, 304, {k: v for k, v in headers.items() if k in keep})
         return self._send(h, 200, headers | {"Content-Length": str(len(body))}, body)
 
-    def _send(self, h: _Handler, status: int, headers: dict[str, str],
-              body: bytes | Iterable[bytes] = b"") -> int:
+    def _send(
+        self, h: _Handler, status: int, headers: dict[str, str], body: bytes | Iterable[bytes] = b""
+    ) -> int:
         """Log the request (before the client can see the answer), then send the response."""
         with self._lock:
-            self._log[h.server.site].append(
-                Logged(h.command, h.path, status, dict(h.headers.items())))
+            self._log[h.server.site].append(Logged(h.command, h.path, status, dict(h.headers.items())))
         h.send_response(status)
         for name, value in headers.items():
             h.send_header(name, value)
@@ -331,8 +335,9 @@ class MiniWeb:
             other = "/redirect-loop/again" if path == "/redirect-loop" else "/redirect-loop"
             return self._send(h, 302, html | {"Location": self.base(FAULTS) + other})
         if path == "/huge.xml":
-            return self._send(h, 200, {"Content-Type": "application/rss+xml; charset=utf-8"},
-                              _huge_feed(self.huge_bytes))
+            return self._send(
+                h, 200, {"Content-Type": "application/rss+xml; charset=utf-8"}, _huge_feed(self.huge_bytes)
+            )
         return None
 
     def _internal(self, name: str) -> _Doc:
@@ -361,8 +366,10 @@ def _not_modified(h: BaseHTTPRequestHandler, etag: str, mtime: int) -> bool:
 
 def _huge_feed(size: int) -> Iterable[bytes]:
     """A valid RSS document of at least ``size`` bytes, padded with comments (no Content-Length)."""
-    yield (b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-           b"<title>Huge</title><link>/</link><description>padding</description>\n")
+    yield (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        b"<title>Huge</title><link>/</link><description>padding</description>\n"
+    )
     pad = b"<!-- " + b"x" * 65_000 + b" -->\n"
     for _ in range(size // len(pad) + 1):
         yield pad

@@ -92,8 +92,9 @@ class PageServer:
     (status, headers, body), and records every path it was asked for (a canary when the table is
     empty)."""
 
-    def __init__(self, pages: dict[str, tuple[int, dict[str, str], bytes]] | None = None,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, pages: dict[str, tuple[int, dict[str, str], bytes]] | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.pages = dict(pages or {})
         self.hits: list[str] = []
         server = self
@@ -133,19 +134,29 @@ def make_certificate(directory: Any) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = f"{directory}/smtp.crt", f"{directory}/smtp.key"
     with open(cert_path, "wb") as out:
         out.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return cert_path, key_path
 
 
@@ -170,8 +181,14 @@ class TlsSmtpServer(SmtpServer):
             return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
         options = {"tls_context": self.context, "require_starttls": True, **self.implicit_tls()}
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, auth_required=True,
-                                     authenticator=authenticate, **options)
+        self.controller = Controller(
+            self.mailbox,
+            hostname="127.0.0.1",
+            port=self.port,
+            auth_required=True,
+            authenticator=authenticate,
+            **options,
+        )
         self.controller.start()
         return self
 
@@ -186,8 +203,12 @@ class ImplicitTlsSmtpServer(TlsSmtpServer):
     def implicit_tls(self) -> dict[str, Any]:
         # aiosmtpd wraps the socket itself; the session is then already encrypted, so STARTTLS is
         # neither offered nor required, and AUTH is offered although aiosmtpd saw no STARTTLS.
-        return {"ssl_context": self.context, "require_starttls": False, "tls_context": None,
-                "auth_require_tls": False}
+        return {
+            "ssl_context": self.context,
+            "require_starttls": False,
+            "tls_context": None,
+            "auth_require_tls": False,
+        }
 
 
 class SilentServer:

@@ -35,22 +35,39 @@ def test_broken_config_message(tmp_path: Path, case: dict) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text(
         "sources:\n  - name: a\n    languages: [xx]\n    feeds: [nope]\n  - name: b\n    languages: [fr]\n",
-        "utf-8")
+        "utf-8",
+    )
     (tmp_path / "settings.yaml").write_text("timeout: 0\n", "utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path)
     assert len(caught.value.problems) == 5  # a: language, URL, no route; b: no route; timeout
 
 
-@pytest.mark.parametrize(("file", "text", "expected"), [
-    ("sources.yaml", "sources:\n  - name: a\n    languages: [fr]\n    feedz: [https://a.ma/feed]\n",
-     "source 'a', key 'sources[0].feedz': unknown key (hint: did you mean 'feeds'?)"),
-    ("keywords.yaml", "topics:\n  - name: ia\n    anny: [IA]\n",
-     "topic 'ia', key 'topics[0].anny': unknown key (hint: did you mean 'any'?)"),
-    ("watchers.yaml", "watchers:\n  - name: w\n    topics: [ia]\n    emial: [a@example.ma]\n",
-     "watcher 'w', key 'watchers[0].emial': unknown key (hint: did you mean 'email'?)"),
-    ("settings.yaml", "- timeout: 3\n", "expected a mapping of settings, got list (hint: write one 'name: value' per line)"),
-])
+@pytest.mark.parametrize(
+    ("file", "text", "expected"),
+    [
+        (
+            "sources.yaml",
+            "sources:\n  - name: a\n    languages: [fr]\n    feedz: [https://a.ma/feed]\n",
+            "source 'a', key 'sources[0].feedz': unknown key (hint: did you mean 'feeds'?)",
+        ),
+        (
+            "keywords.yaml",
+            "topics:\n  - name: ia\n    anny: [IA]\n",
+            "topic 'ia', key 'topics[0].anny': unknown key (hint: did you mean 'any'?)",
+        ),
+        (
+            "watchers.yaml",
+            "watchers:\n  - name: w\n    topics: [ia]\n    emial: [a@example.ma]\n",
+            "watcher 'w', key 'watchers[0].emial': unknown key (hint: did you mean 'email'?)",
+        ),
+        (
+            "settings.yaml",
+            "- timeout: 3\n",
+            "expected a mapping of settings, got list (hint: write one 'name: value' per line)",
+        ),
+    ],
+)
 def test_a_misspelt_key_is_one_error_not_two(tmp_path: Path, file: str, text: str, expected: str) -> None:
     # The misspelt list used to be reported missing as well ("no route", "no rule", "no channel").
     (tmp_path / "sources.yaml").write_text(VALID_SOURCES, "utf-8")

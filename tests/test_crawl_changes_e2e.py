@@ -51,8 +51,14 @@ def config(web: MiniWeb, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def crawl(config: Path, *sources: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, VEILLE_DB=str(config / "veille.db"))
-    return subprocess.run([sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--no-alerts",
-                           *sources], capture_output=True, text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "--config", str(config), "crawl", "--no-alerts", *sources],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def row(output: str, source: str) -> list[str]:
@@ -68,8 +74,13 @@ def test_a_changed_article_is_updated_in_place_and_its_old_version_kept(web: Min
     sitemap = web.render((FIXTURES / "web" / "arc-fr" / SITEMAP.strip("/") / "index.xml").read_text("utf-8"))
     page = (FIXTURES / "web" / "arc-fr" / ARTICLE.strip("/") / "index.html").read_text("utf-8")
     web.put("arc-fr", SITEMAP, sitemap.replace("2019-09-27T15:05:00.000Z", "2019-09-28T09:00:00.000Z"))
-    web.put("arc-fr", ARTICLE, web.render(page).replace("WikiArabia", "WikiArabia (IA)", 1)
-            .replace("</p>", " Une session sera consacrée à l'IA.</p>", 1))
+    web.put(
+        "arc-fr",
+        ARTICLE,
+        web.render(page)
+        .replace("WikiArabia", "WikiArabia (IA)", 1)
+        .replace("</p>", " Une session sera consacrée à l'IA.</p>", 1),
+    )
     web.clear_log()
     second = crawl(config, "arc-fr")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -87,8 +98,9 @@ def test_a_changed_article_is_updated_in_place_and_its_old_version_kept(web: Min
     assert (match["topic"], match["article_version"]) == ("ia", after["version"])
 
 
-def test_a_newer_lastmod_on_an_unchanged_page_is_fetched_once_not_at_every_crawl(web: MiniWeb,
-                                                                                   config: Path) -> None:
+def test_a_newer_lastmod_on_an_unchanged_page_is_fetched_once_not_at_every_crawl(
+    web: MiniWeb, config: Path
+) -> None:
     # The sitemap says the page changed; it did not. The date must be kept, or every crawl (news
     # sitemaps are regenerated all the time) would fetch the page again.
     sitemap = web.render((FIXTURES / "web" / "arc-fr" / SITEMAP.strip("/") / "index.xml").read_text("utf-8"))

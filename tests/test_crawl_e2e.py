@@ -54,8 +54,14 @@ class Crawl:
 
 def run_veille(config: Path, db: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, VEILLE_DB=str(db))
-    return subprocess.run([sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,19 +83,24 @@ def setup(web: MiniWeb, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFacto
     template = (FIXTURES / "config" / "sources.yaml.tmpl").read_text("utf-8")
     (config / "sources.yaml").write_text(web.render(template), "utf-8")
     settings = (FIXTURES / "config" / "settings.yaml").read_text("utf-8")
-    (config / "settings.yaml").write_text(settings + f"smtp_host: 127.0.0.1\nsmtp_port: {smtp.port}\n"
-                                          "smtp_tls: none\n", "utf-8")
-    (config / "watchers.yaml").write_text("watchers:\n  - name: cellule-ia\n    topics: [ia]\n"
-                                          "    email: [veille@example.ma]\n", "utf-8")
-    (config / "keywords.yaml").write_text((FIXTURES.parent.parent / "config" / "keywords.yaml").read_text("utf-8"))
+    (config / "settings.yaml").write_text(
+        settings + f"smtp_host: 127.0.0.1\nsmtp_port: {smtp.port}\nsmtp_tls: none\n", "utf-8"
+    )
+    (config / "watchers.yaml").write_text(
+        "watchers:\n  - name: cellule-ia\n    topics: [ia]\n    email: [veille@example.ma]\n", "utf-8"
+    )
+    (config / "keywords.yaml").write_text(
+        (FIXTURES.parent.parent / "config" / "keywords.yaml").read_text("utf-8")
+    )
     return config, config / "veille.db"
 
 
 def crawl(web: MiniWeb, setup: tuple[Path, Path], *sources: str) -> Crawl:
     web.clear_log()
     result = run_veille(*setup, "crawl", *sources)
-    return Crawl(result.returncode, result.stdout, result.stderr,
-                 {site: web.requests(site) for site in web.sites})
+    return Crawl(
+        result.returncode, result.stdout, result.stderr, {site: web.requests(site) for site in web.sites}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +116,14 @@ def crawls(web: MiniWeb, setup: tuple[Path, Path]) -> dict[str, Crawl]:
 def publish_new_article(web: MiniWeb) -> None:
     base = web.base("wp-ar")
     feed = (FIXTURES / "web" / "wp-ar" / "feed").read_text("utf-8")
-    item = (f"<item><title>خبر جديد عن الذكاء الاصطناعي</title><link>{{{{BASE}}}}{NEW_PAGE}</link>"
-            f"<pubDate>Mon, 16 Feb 2026 09:00:00 +0000</pubDate><guid>{{{{BASE}}}}/?p=1709999</guid></item>")
+    item = (
+        f"<item><title>خبر جديد عن الذكاء الاصطناعي</title><link>{{{{BASE}}}}{NEW_PAGE}</link>"
+        f"<pubDate>Mon, 16 Feb 2026 09:00:00 +0000</pubDate><guid>{{{{BASE}}}}/?p=1709999</guid></item>"
+    )
     web.put("wp-ar", "/feed", feed.replace("<item>", item + "<item>", 1))
-    page = (FIXTURES / "web" / "wp-ar" / "معهد-ألماني-يشيد-بالمؤهلات-المغربية-1701661.html").read_text("utf-8")
+    page = (FIXTURES / "web" / "wp-ar" / "معهد-ألماني-يشيد-بالمؤهلات-المغربية-1701661.html").read_text(
+        "utf-8"
+    )
     page = page.replace("معهد ألماني يشيد بالمؤهلات المغربية", "خبر جديد عن الذكاء الاصطناعي")
     web.put("wp-ar", NEW_PAGE, page.replace("1701661", "1709999").replace("{{BASE}}", base))
 
@@ -120,16 +135,18 @@ def db(crawls: dict[str, Crawl], setup: tuple[Path, Path]) -> Database:
 
 def article_by_path(db: Database, web: MiniWeb, site: str, path: str) -> dict:
     key = f"url:{url_key(web.base(site) + path)}"
-    rows = list(db.query("SELECT a.* FROM articles a JOIN article_keys k ON k.article_id = a.id "
-                         "WHERE k.key = ?", [key]))
+    rows = list(
+        db.query(
+            "SELECT a.* FROM articles a JOIN article_keys k ON k.article_id = a.id WHERE k.key = ?", [key]
+        )
+    )
     assert rows, f"{site}{unquote(path)} was not archived"
     return rows[0]
 
 
 def runs(db: Database, number: int) -> dict[str, dict]:
     run_ids = [r["run_id"] for r in db.query("SELECT DISTINCT run_id FROM crawl_runs ORDER BY id")]
-    return {r["source"]: r for r in db.query("SELECT * FROM crawl_runs WHERE run_id = ?",
-                                              [run_ids[number]])}
+    return {r["source"]: r for r in db.query("SELECT * FROM crawl_runs WHERE run_id = ?", [run_ids[number]])}
 
 
 def test_first_crawl_reports_every_source(crawls: dict[str, Crawl]) -> None:
@@ -141,7 +158,9 @@ def test_first_crawl_reports_every_source(crawls: dict[str, Crawl]) -> None:
     assert f"{len(FAULTS)} failed" in first.stdout
 
 
-@pytest.mark.parametrize("expected", EXPECTED["articles"], ids=lambda a: f"{a['site']}{unquote(a['path'])[:40]}")
+@pytest.mark.parametrize(
+    "expected", EXPECTED["articles"], ids=lambda a: f"{a['site']}{unquote(a['path'])[:40]}"
+)
 def test_articles_are_stored_with_correct_fields(db: Database, web: MiniWeb, expected: dict) -> None:
     article = article_by_path(db, web, expected["site"], expected["path"])
     assert article["source"] == expected["source"]
@@ -175,7 +194,9 @@ def test_hostile_xml_is_never_expanded(db: Database) -> None:
     assert "root:" not in text and "lollol" not in text
 
 
-def test_second_crawl_stores_nothing_and_fetches_no_article_again(crawls: dict[str, Crawl], db: Database) -> None:
+def test_second_crawl_stores_nothing_and_fetches_no_article_again(
+    crawls: dict[str, Crawl], db: Database
+) -> None:
     second = runs(db, 1)
     assert sum(r["new"] + r["updated"] for r in second.values()) == 0
     for site in ARTICLE_SITES:
@@ -191,7 +212,9 @@ def test_second_crawl_gets_304_for_feeds_and_sitemaps(crawls: dict[str, Crawl], 
     assert runs(db, 1)["wp-ar"]["not_modified"] == 1
 
 
-def test_an_article_published_later_is_picked_up(crawls: dict[str, Crawl], db: Database, web: MiniWeb) -> None:
+def test_an_article_published_later_is_picked_up(
+    crawls: dict[str, Crawl], db: Database, web: MiniWeb
+) -> None:
     third = runs(db, 2)
     assert third["wp-ar"]["new"] == 1 and third["wp-ar"]["duplicate"] == 5
     fetched = [r.path for r in crawls["third"].requests["wp-ar"]]
@@ -208,11 +231,16 @@ def test_the_wire_story_on_two_sites_is_one_story(db: Database, web: MiniWeb) ->
 
 def test_an_article_republished_under_a_new_url_joins_its_story(db: Database, web: MiniWeb) -> None:
     # NEW_PAGE carries the body of article 1701661 under a new title and URL.
-    original = article_by_path(db, web, "wp-ar", next(
-        a["path"] for a in EXPECTED["articles"] if a["path"].endswith("-1701661.html")))
+    original = article_by_path(
+        db, web, "wp-ar", next(a["path"] for a in EXPECTED["articles"] if a["path"].endswith("-1701661.html"))
+    )
     assert article_by_path(db, web, "wp-ar", NEW_PAGE)["story_id"] == original["story_id"]
-    linked = {r["story_id"] for r in db.query("SELECT story_id FROM stories s JOIN articles a "
-                                               "ON a.story_id = s.id WHERE s.article_count > 1")}
+    linked = {
+        r["story_id"]
+        for r in db.query(
+            "SELECT story_id FROM stories s JOIN articles a ON a.story_id = s.id WHERE s.article_count > 1"
+        )
+    }
     assert len(linked) == 2  # the wire pair and the republished article, nothing else
 
 
@@ -225,17 +253,23 @@ def test_search_folds_arabic_diacritics_and_french_accents(db: Database) -> None
 
 
 def test_new_articles_are_matched_once_with_their_spans(db: Database, web: MiniWeb) -> None:
-    rows = list(db.query("SELECT m.*, a.body, a.source FROM matches m JOIN articles a ON a.id = m.article_id "
-                         "WHERE m.topic = 'ia'"))
+    rows = list(
+        db.query(
+            "SELECT m.*, a.body, a.source FROM matches m JOIN articles a ON a.id = m.article_id "
+            "WHERE m.topic = 'ia'"
+        )
+    )
     sources = {r["source"] for r in rows}
     assert {"wp-ar", "ar-maghreb"} <= sources  # الذكاء الاصطناعي, and the hamza spelling الإصطناعي
     for row in rows:
         for span in json.loads(row["spans"]):
             if span["field"] == "body":
-                assert row["body"][span["start"]:span["end"]] == span["text"]
+                assert row["body"][span["start"] : span["end"]] == span["text"]
     # The second and third crawls stored nothing new for these articles: no second match row.
-    assert db.execute("SELECT COUNT(*) FROM matches GROUP BY article_id, topic HAVING COUNT(*) > 1"
-                      ).fetchall() == []
+    assert (
+        db.execute("SELECT COUNT(*) FROM matches GROUP BY article_id, topic HAVING COUNT(*) > 1").fetchall()
+        == []
+    )
     new = article_by_path(db, web, "wp-ar", NEW_PAGE)
     assert db.execute("SELECT topic FROM matches WHERE article_id = ?", [new["id"]]).fetchall() == [("ia",)]
 
@@ -262,14 +296,19 @@ def test_alerts_commands(setup: tuple[Path, Path], crawls: dict[str, Crawl], smt
     assert retried.returncode == 0 and retried.stdout.strip() == "0 deliveries due again"
 
 
-def test_try_and_backtest_on_the_archive(setup: tuple[Path, Path], crawls: dict[str, Crawl], db: Database) -> None:
+def test_try_and_backtest_on_the_archive(
+    setup: tuple[Path, Path], crawls: dict[str, Crawl], db: Database
+) -> None:
     article_id = db.execute("SELECT article_id FROM matches WHERE topic = 'ia' LIMIT 1").fetchone()[0]
     tried = run_veille(*setup, "try", "--article", str(article_id), "--json")
     assert tried.returncode == 0, tried.stderr
     assert "ia" in {m["topic"] for m in json.loads(tried.stdout)["matches"]}
     candidate = setup[0] / "candidate.yaml"
-    candidate.write_text("topics:\n  - name: ia\n    any: [الذكاء الاصطناعي]\n  - name: migration\n"
-                         "    any: [migration irrégulière]\n", "utf-8")
+    candidate.write_text(
+        "topics:\n  - name: ia\n    any: [الذكاء الاصطناعي]\n  - name: migration\n"
+        "    any: [migration irrégulière]\n",
+        "utf-8",
+    )
     report = run_veille(*setup, "backtest", "--keywords", str(candidate), "--since", "3650d")
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
@@ -282,18 +321,34 @@ def test_requests_name_veille_and_its_contact(crawls: dict[str, Crawl]) -> None:
     assert agents == {"Veille/0.1.0 (+https://github.com/veille-maroc/veille)"}
 
 
-def test_scrapy_crawl_works_from_the_repository_root(setup: tuple[Path, Path], web: MiniWeb,
-                                                     crawls: dict[str, Crawl]) -> None:
+def test_scrapy_crawl_works_from_the_repository_root(
+    setup: tuple[Path, Path], web: MiniWeb, crawls: dict[str, Crawl]
+) -> None:
     config, db = setup
     env = dict(os.environ, VEILLE_CONFIG=str(config), VEILLE_DB=str(db))
-    listed = subprocess.run([str(SCRAPY), "list"], capture_output=True, text=True, env=env, check=False,
-                            cwd=Path(__file__).parent.parent)
+    listed = subprocess.run(
+        [str(SCRAPY), "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
     assert listed.stdout.split() == ["veille"]
-    crawled = subprocess.run([str(SCRAPY), "crawl", "veille", "-a", "sources=wire"], capture_output=True,
-                             text=True, env=env, check=False, cwd=Path(__file__).parent.parent, timeout=120)
+    crawled = subprocess.run(
+        [str(SCRAPY), "crawl", "veille", "-a", "sources=wire"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
     assert crawled.returncode == 0, crawled.stderr[-2000:]
     assert "'veille/articles/duplicate'" not in crawled.stderr  # nothing stored twice
-    assert Database(db).execute("SELECT COUNT(*) FROM crawl_runs WHERE source = 'wire'").fetchone()[0] == 3  # two veille crawls, this one
+    assert (
+        Database(db).execute("SELECT COUNT(*) FROM crawl_runs WHERE source = 'wire'").fetchone()[0] == 3
+    )  # two veille crawls, this one
 
 
 def test_sources_and_search_commands(setup: tuple[Path, Path], crawls: dict[str, Crawl]) -> None:

@@ -25,12 +25,58 @@ pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parent / "fixtures"
 INTERVAL = 3  # seconds between two crawls of a source
 DEADLINE = 2 * INTERVAL + 12  # "within two poll intervals", with room for a slow CI machine
-FEED_ITEM = ("<item><title>{title}</title><link>{{{{BASE}}}}/news-{n}.html</link>"
-             "<pubDate>Mon, 16 Feb 2026 09:{n:02d}:00 +0000</pubDate><guid>{{{{BASE}}}}/?p={n}</guid></item>")
-PAGE = ("<html><head><title>{title}</title><meta property='article:published_time' "
-        "content='2026-02-16T09:{n:02d}:00+00:00'></head><body><article><h1>{title}</h1>"
-        "<p>{body}</p><p>{filler}</p></article></body></html>")
-WORDS = ["أعلنت", "الوزارة", "اليوم", "عن", "برنامج", "جديد", "لدعم", "المقاولات", "الصغيرة", "والمتوسطة", "في", "جهات", "المملكة", "بعد", "سنوات", "من", "النقاش", "بين", "الفاعلين", "الاقتصاديين", "والنقابات", "حول", "التمويل", "والتكوين", "والرقمنة", "والتصدير", "نحو", "إفريقيا", "وأوروبا", "مع", "تشجيع", "الشباب", "والنساء", "على", "الابتكار", "في", "الفلاحة", "والسياحة", "والصناعة", "والطاقات", "المتجددة"]
+FEED_ITEM = (
+    "<item><title>{title}</title><link>{{{{BASE}}}}/news-{n}.html</link>"
+    "<pubDate>Mon, 16 Feb 2026 09:{n:02d}:00 +0000</pubDate><guid>{{{{BASE}}}}/?p={n}</guid></item>"
+)
+PAGE = (
+    "<html><head><title>{title}</title><meta property='article:published_time' "
+    "content='2026-02-16T09:{n:02d}:00+00:00'></head><body><article><h1>{title}</h1>"
+    "<p>{body}</p><p>{filler}</p></article></body></html>"
+)
+WORDS = [
+    "أعلنت",
+    "الوزارة",
+    "اليوم",
+    "عن",
+    "برنامج",
+    "جديد",
+    "لدعم",
+    "المقاولات",
+    "الصغيرة",
+    "والمتوسطة",
+    "في",
+    "جهات",
+    "المملكة",
+    "بعد",
+    "سنوات",
+    "من",
+    "النقاش",
+    "بين",
+    "الفاعلين",
+    "الاقتصاديين",
+    "والنقابات",
+    "حول",
+    "التمويل",
+    "والتكوين",
+    "والرقمنة",
+    "والتصدير",
+    "نحو",
+    "إفريقيا",
+    "وأوروبا",
+    "مع",
+    "تشجيع",
+    "الشباب",
+    "والنساء",
+    "على",
+    "الابتكار",
+    "في",
+    "الفلاحة",
+    "والسياحة",
+    "والصناعة",
+    "والطاقات",
+    "المتجددة",
+]
 KEYWORDS = """topics:
   - name: ia
     any: ["الذكاء الاصطناعي", "intelligence artificielle"]
@@ -48,8 +94,12 @@ class Daemon:
 
     def start(self) -> Daemon:
         env = dict(os.environ, VEILLE_DB=str(self.db), HOOK_SECRET="s3cret")
-        self.proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(self.config), "run"],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=self.log_path.open("a"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "--config", str(self.config), "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_path.open("a"),
+        )
         return self
 
     def log(self) -> str:
@@ -61,8 +111,14 @@ class Daemon:
 
     def status(self) -> dict:
         env = dict(os.environ, VEILLE_DB=str(self.db), HOOK_SECRET="s3cret")
-        out = subprocess.run([sys.executable, "-m", "crawler.cli", "--config", str(self.config), "status",
-                              "--json"], env=env, capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [sys.executable, "-m", "crawler.cli", "--config", str(self.config), "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert out.returncode in (0, 3), out.stderr
         return json.loads(out.stdout)
 
@@ -98,21 +154,38 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     port = free_port()
     (config / "settings.yaml").write_text(
         # A delay, because Scrapy 2.19 starts every queued request of a slot at once when it is 0.
-        (FIXTURES / "config" / "settings.yaml").read_text("utf-8").replace("download_delay: 0", "download_delay: 0.2")
+        (FIXTURES / "config" / "settings.yaml")
+        .read_text("utf-8")
+        .replace("download_delay: 0", "download_delay: 0.2")
         + f"smtp_host: 127.0.0.1\nsmtp_port: {smtp.port}\nsmtp_tls: none\nmin_interval: 1s\n"
         f"default_schedule: {INTERVAL}s\ndispatch_interval: 1s\nstartup_spread: 1s\nadaptive_polling: false\n"
-        f"http_listen: 127.0.0.1:{port}\nlog_format: json\n", "utf-8")
-    (config / "sources.yaml").write_text(web.render(
-        "sources:\n  - name: wp-ar\n    languages: [ar]\n    feeds: ['{{BASE:wp-ar}}/feed']\n"
-        "  - name: fault-404\n    languages: [fr]\n    feeds: ['{{BASE:faults}}/status/404']\n"), "utf-8")
+        f"http_listen: 127.0.0.1:{port}\nlog_format: json\n",
+        "utf-8",
+    )
+    (config / "sources.yaml").write_text(
+        web.render(
+            "sources:\n  - name: wp-ar\n    languages: [ar]\n    feeds: ['{{BASE:wp-ar}}/feed']\n"
+            "  - name: fault-404\n    languages: [fr]\n    feeds: ['{{BASE:faults}}/status/404']\n"
+        ),
+        "utf-8",
+    )
     (config / "keywords.yaml").write_text(KEYWORDS.format(term="zzzz-inexistant"), "utf-8")
     (config / "watchers.yaml").write_text(
         "watchers:\n  - name: cellule-ia\n    topics: [ia, volcans]\n    email: [cellule@example.ma]\n"
         f"    webhook: {{url: '{hook.url}', secret: '${{HOOK_SECRET}}'}}\n"
         "  - name: admin\n    topics: [ia]\n    sources: [fault-404]\n    admin: true\n"
-        "    email: [admin@example.ma]\n", "utf-8")
-    state = {"web": web, "smtp": smtp, "hook": hook, "config": config, "items": [], "port": port,
-             "daemon": Daemon(config, root / "veille.db", root / "daemon.log", port).start()}
+        "    email: [admin@example.ma]\n",
+        "utf-8",
+    )
+    state = {
+        "web": web,
+        "smtp": smtp,
+        "hook": hook,
+        "config": config,
+        "items": [],
+        "port": port,
+        "daemon": Daemon(config, root / "veille.db", root / "daemon.log", port).start(),
+    }
     yield state
     daemon = state["daemon"]
     if daemon.proc.poll() is None:
@@ -135,8 +208,11 @@ def publish(world: dict, n: int, title: str, body: str, slow: float = 0) -> None
 
 
 def mails(world: dict, to: str, containing: str = "") -> list:
-    return [m for m in world["smtp"].mailbox.messages
-            if to in m["To"] and containing in (m["Subject"] + m.get_body(("plain",)).get_content())]
+    return [
+        m
+        for m in world["smtp"].mailbox.messages
+        if to in m["To"] and containing in (m["Subject"] + m.get_body(("plain",)).get_content())
+    ]
 
 
 def hooks(world: dict, containing: str) -> list:
@@ -145,11 +221,16 @@ def hooks(world: dict, containing: str) -> list:
 
 def test_the_first_cycle_archives_and_a_failing_source_is_reported_to_the_admin_once(world: dict) -> None:
     db = world["daemon"].db
-    wait_for(lambda: query(db, "SELECT 1 FROM crawl_runs WHERE source = 'wp-ar' AND status = 'ok'"),
-             "the first crawl of wp-ar")
+    wait_for(
+        lambda: query(db, "SELECT 1 FROM crawl_runs WHERE source = 'wp-ar' AND status = 'ok'"),
+        "the first crawl of wp-ar",
+    )
     assert query(db, "SELECT COUNT(*) FROM articles WHERE source = 'wp-ar'")[0][0] == 5
-    wait_for(lambda: mails(world, "admin@", "fault-404 is down"), "the admin's notice about fault-404",
-             timeout=6 * INTERVAL + 12)
+    wait_for(
+        lambda: mails(world, "admin@", "fault-404 is down"),
+        "the admin's notice about fault-404",
+        timeout=6 * INTERVAL + 12,
+    )
     time.sleep(2 * INTERVAL)  # more failed crawls: still one notice
     [notice] = mails(world, "admin@", "fault-404 is down")
     assert "HTTP 404" in notice.get_body(("plain",)).get_content()
@@ -157,8 +238,10 @@ def test_the_first_cycle_archives_and_a_failing_source_is_reported_to_the_admin_
 
 def test_a_new_article_arrives_once_by_email_and_once_by_webhook(world: dict) -> None:
     publish(world, 1, "المغرب يراهن على الذكاء الاصطناعي في التعليم", "يعتمد البرنامج على الذكاء الاصطناعي.")
-    wait_for(lambda: mails(world, "cellule@", "يراهن على الذكاء") and hooks(world, "يراهن على الذكاء"),
-             "the email and the webhook of the new article")
+    wait_for(
+        lambda: mails(world, "cellule@", "يراهن على الذكاء") and hooks(world, "يراهن على الذكاء"),
+        "the email and the webhook of the new article",
+    )
     time.sleep(2 * INTERVAL)  # later crawls of the same feed owe nothing more
     assert len(mails(world, "cellule@", "يراهن على الذكاء")) == 1
     [payload] = hooks(world, "يراهن على الذكاء")
@@ -206,7 +289,9 @@ def test_a_broken_edit_keeps_the_last_good_config_and_alerts_the_admin_once(worl
     publish(world, 3, "الذكاء الاصطناعي في الفلاحة", "مشروع جديد يوظف الذكاء الاصطناعي في الري.")
     wait_for(lambda: mails(world, "cellule@", "في الفلاحة"), "an alert under the last good config")
     assert len(mails(world, "admin@", "config edit refused")) == 1
-    assert world["daemon"].status()["daemon"]["config_error"].startswith(str(world["config"] / "keywords.yaml"))
+    assert (
+        world["daemon"].status()["daemon"]["config_error"].startswith(str(world["config"] / "keywords.yaml"))
+    )
     (world["config"] / "keywords.yaml").write_text(KEYWORDS.format(term="بركان"), "utf-8")
 
 
@@ -214,15 +299,22 @@ def test_schedules_follow_added_removed_and_changed_sources_without_a_restart(wo
     daemon: Daemon = world["daemon"]
     sources = world["config"] / "sources.yaml"
     before = sources.read_text("utf-8")
-    sources.write_text(world["web"].render(
-        "sources:\n  - name: wp-ar\n    languages: [ar]\n    feeds: ['{{BASE:wp-ar}}/feed']\n"
-        f"    schedule: {{every: {INTERVAL + 1}s}}\n"
-        "  - name: list-fr\n    languages: [fr]\n    listings: [{url: '{{BASE:list-fr}}/maroc/', "
-        "links: 'h3.entry-title a'}]\n"
-        "  - name: fault-404\n    languages: [fr]\n    feeds: ['{{BASE:faults}}/status/404']\n"
-        "    enabled: false\n"), "utf-8")
+    sources.write_text(
+        world["web"].render(
+            "sources:\n  - name: wp-ar\n    languages: [ar]\n    feeds: ['{{BASE:wp-ar}}/feed']\n"
+            f"    schedule: {{every: {INTERVAL + 1}s}}\n"
+            "  - name: list-fr\n    languages: [fr]\n    listings: [{url: '{{BASE:list-fr}}/maroc/', "
+            "links: 'h3.entry-title a'}]\n"
+            "  - name: fault-404\n    languages: [fr]\n    feeds: ['{{BASE:faults}}/status/404']\n"
+            "    enabled: false\n"
+        ),
+        "utf-8",
+    )
     reloads = daemon.log().count("config reloaded")
-    wait_for(lambda: daemon.log().count("config reloaded") > reloads, "the reload of sources.yaml", timeout=10)
+    wait_for(
+        lambda: daemon.log().count("config reloaded") > reloads, "the reload of sources.yaml", timeout=10
+    )
+
     def crawl_jobs() -> dict:
         jobs = {j["id"]: j for j in daemon.status()["jobs"] if j["id"].startswith("crawl:")}
         return jobs if "crawl:list-fr" in jobs else {}
@@ -230,11 +322,17 @@ def test_schedules_follow_added_removed_and_changed_sources_without_a_restart(wo
     jobs = wait_for(crawl_jobs, "the published jobs of the new config", timeout=15)
     assert set(jobs) == {"crawl:wp-ar", "crawl:list-fr"}  # fault-404 is disabled: its job is gone
     # ...and its open "failing" problem is closed with the reload, not at the next health check.
-    wait_for(lambda: not query(daemon.db, "SELECT 1 FROM source_problems WHERE source = 'fault-404'"),
-             "the disabled source's problem to close", timeout=10)
+    wait_for(
+        lambda: not query(daemon.db, "SELECT 1 FROM source_problems WHERE source = 'fault-404'"),
+        "the disabled source's problem to close",
+        timeout=10,
+    )
     assert jobs["crawl:wp-ar"]["trigger"] == f"every {INTERVAL + 1}s"
-    wait_for(lambda: query(daemon.db, "SELECT 1 FROM crawl_runs WHERE source = 'list-fr'"),
-             "the first crawl of the added source", timeout=20)
+    wait_for(
+        lambda: query(daemon.db, "SELECT 1 FROM crawl_runs WHERE source = 'list-fr'"),
+        "the first crawl of the added source",
+        timeout=20,
+    )
     sources.write_text(before, "utf-8")
     wait_for(lambda: "crawl:fault-404" in {j["id"] for j in daemon.status()["jobs"]}, "fault-404 back")
 
@@ -263,8 +361,11 @@ def test_sigterm_in_the_middle_of_a_crawl_exits_cleanly_and_a_restart_resends_no
     assert not daemon.status()["running"]
     daemon.start()
     wait_for(lambda: daemon.log().count("veille 0.1.0 running") == 2, "the restart", timeout=20)
-    wait_for(lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] == before + 3, "the rest of the articles",
-             timeout=30)
+    wait_for(
+        lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] == before + 3,
+        "the rest of the articles",
+        timeout=30,
+    )
     for n in range(20, 23):
         wait_for(lambda n=n: mails(world, "cellule@", f"والبرلمان {n}"), f"the alert of article {n}")
     time.sleep(3 * INTERVAL)  # nothing sent before the stop is sent again
@@ -277,13 +378,18 @@ def test_sigkill_in_the_middle_of_a_crawl_loses_nothing(world: dict) -> None:
     db = daemon.db
     before = query(db, "SELECT COUNT(*) FROM articles")[0][0]
     for n in range(10, 15):
-        publish(world, n, f"الذكاء الاصطناعي والصحافة {n}", "تقرير عن الذكاء الاصطناعي في غرف الأخبار.", slow=1.5)
+        publish(
+            world, n, f"الذكاء الاصطناعي والصحافة {n}", "تقرير عن الذكاء الاصطناعي في غرف الأخبار.", slow=1.5
+        )
     wait_for(lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] > before, "the first stored article")
     assert query(db, "SELECT COUNT(*) FROM articles")[0][0] < before + 5  # still crawling
     daemon.stop(signal.SIGKILL)
     daemon.start()
-    wait_for(lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] == before + 5,
-             "the articles the killed crawl had not stored yet", timeout=40)
+    wait_for(
+        lambda: query(db, "SELECT COUNT(*) FROM articles")[0][0] == before + 5,
+        "the articles the killed crawl had not stored yet",
+        timeout=40,
+    )
     for n in range(10, 15):
         wait_for(lambda n=n: mails(world, "cellule@", f"والصحافة {n}"), f"the alert of article {n}")
     time.sleep(2 * INTERVAL)

@@ -67,26 +67,32 @@ def test_a_second_daemon_on_the_same_archive_is_refused(tmp_path: Path) -> None:
 
 def test_a_failing_source_is_reported_once_and_its_recovery_once(tmp_path: Path) -> None:
     conn = Archive.open(tmp_path / "a.db").db.conn
-    conn.execute("INSERT INTO sources (name, consecutive_failures, last_error) VALUES ('site', 3, 'HTTP 500')")
+    conn.execute(
+        "INSERT INTO sources (name, consecutive_failures, last_error) VALUES ('site', 3, 'HTTP 500')"
+    )
     now = datetime.now(UTC)
     lines = check_source(conn, "site", Thresholds(), {"admin": ADMIN}, now)
     assert lines == ["source site is down: its last 3 crawls failed; last error: HTTP 500"]
     assert check_source(conn, "site", Thresholds(), {"admin": ADMIN}, now + timedelta(minutes=10)) == []
     conn.execute("UPDATE sources SET consecutive_failures = 0")
     assert check_source(conn, "site", Thresholds(), {"admin": ADMIN}, now) == [
-        "source site recovered: no longer down"]
+        "source site recovered: no longer down"
+    ]
     subjects = [r[0] for r in conn.execute("SELECT subject FROM notices ORDER BY created_at, kind")]
     assert sorted(subjects) == ["source site has recovered", "source site is down"]
 
 
 def test_a_health_check_queued_before_a_source_was_disabled_does_not_reopen_its_problem(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "sources.yaml").write_text(SOURCES)
     monkeypatch.setenv("VEILLE_DB", str(tmp_path / "v.db"))
     config = load_config(tmp_path)
     daemon = Daemon(config, take_lock(config.database_path()))
     conn = daemon.archive.db.conn
-    conn.execute("INSERT INTO sources (name, consecutive_failures, last_error) VALUES ('site', 3, 'HTTP 500')")
+    conn.execute(
+        "INSERT INTO sources (name, consecutive_failures, last_error) VALUES ('site', 3, 'HTTP 500')"
+    )
     (tmp_path / "sources.yaml").write_text(SOURCES + "    enabled: false\n")
     daemon.config = load_config(tmp_path)  # what the reload did; the chore still holds the old config
     daemon._health_chore(conn, "site", config)
@@ -102,8 +108,16 @@ def test_status_tells_a_running_daemon_from_a_killed_one(tmp_path: Path) -> None
     conn = Archive.open(tmp_path / "a.db").db.conn
     now = datetime.now(UTC).replace(microsecond=0)
     stamp = now.isoformat().replace("+00:00", "Z")
-    publish_state(conn, {"pid": str(__import__("os").getpid()), "started_at": stamp, "heartbeat_at": stamp,
-                         "version": "0.1.0", "config_error": None})
+    publish_state(
+        conn,
+        {
+            "pid": str(__import__("os").getpid()),
+            "started_at": stamp,
+            "heartbeat_at": stamp,
+            "version": "0.1.0",
+            "config_error": None,
+        },
+    )
     publish_jobs(conn, [JobRow("crawl:site", "every 15m", stamp, None, None, None)])
     status = read_status(conn)
     assert status.running(now) and not status.running(now + timedelta(minutes=5))
@@ -119,10 +133,14 @@ def test_status_tells_a_running_daemon_from_a_killed_one(tmp_path: Path) -> None
 
 
 def test_json_log_lines_carry_the_source() -> None:
-    record = logging.LogRecord("veille.daemon", logging.WARNING, __file__, 1, "crawl %s failed", ("site",), None)
+    record = logging.LogRecord(
+        "veille.daemon", logging.WARNING, __file__, 1, "crawl %s failed", ("site",), None
+    )
     record.source = "site"
     entry = json.loads(JsonFormatter().format(record))
-    assert entry["message"] == "crawl site failed" and entry["source"] == "site" and entry["level"] == "WARNING"
+    assert (
+        entry["message"] == "crawl site failed" and entry["source"] == "site" and entry["level"] == "WARNING"
+    )
 
 
 def test_the_log_filter_keeps_one_line_per_failed_crawl() -> None:
@@ -138,7 +156,8 @@ def test_the_log_filter_keeps_one_line_per_failed_crawl() -> None:
 
 
 def test_a_full_disk_in_a_chore_is_one_log_line_and_the_daemon_goes_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "sources.yaml").write_text(SOURCES)
     monkeypatch.setenv("VEILLE_DB", str(tmp_path / "v.db"))
     config = load_config(tmp_path)
@@ -152,15 +171,18 @@ def test_a_full_disk_in_a_chore_is_one_log_line_and_the_daemon_goes_on(
 
     assert asyncio.run(run()) == (None, 42)
     [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert line == "full failed: database or disk is full (hint: check free disk space and the database " \
-                   "file's permissions)"
+    assert (
+        line == "full failed: database or disk is full (hint: check free disk space and the database "
+        "file's permissions)"
+    )
     for lane in daemon.lanes.values():
         lane.shutdown()
     daemon.archive.close()
 
 
 def test_an_adapted_interval_reschedules_the_source_within_its_bounds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     (tmp_path / "sources.yaml").write_text(SOURCES + "    schedule: {every: 10m, slowest: 1h}\n")

@@ -19,11 +19,15 @@ def test_sigterm_cuts_a_hanging_download_and_the_cut_run_is_no_failure(tmp_path:
     silent = SilentServer()
     config = tmp_path / "config"
     config.mkdir()
-    (config / "settings.yaml").write_text("timeout: 60\nretries: 2\ndefault_schedule: 30s\nstartup_spread: 1s\n"
-                                          "min_interval: 1s\nallow_private_addresses: true\n", "utf-8")
+    (config / "settings.yaml").write_text(
+        "timeout: 60\nretries: 2\ndefault_schedule: 30s\nstartup_spread: 1s\n"
+        "min_interval: 1s\nallow_private_addresses: true\n",
+        "utf-8",
+    )
     (config / "sources.yaml").write_text(
         f"sources:\n  - name: hangs\n    languages: [fr]\n    feeds: ['http://127.0.0.1:{silent.port}/feed']\n",
-        "utf-8")
+        "utf-8",
+    )
     daemon = Daemon(config, tmp_path / "veille.db", tmp_path / "daemon.log", 0).start()
     try:
         wait_for(lambda: silent.accepted, "the crawl to connect to the silent server", timeout=30)
@@ -41,7 +45,8 @@ def test_sigterm_cuts_a_hanging_download_and_the_cut_run_is_no_failure(tmp_path:
     conn = sqlite3.connect(tmp_path / "veille.db")
     [(status, error)] = conn.execute("SELECT status, error FROM crawl_runs WHERE source = 'hangs'").fetchall()
     [(failures, last_error)] = conn.execute(
-        "SELECT consecutive_failures, last_error FROM sources WHERE name = 'hangs'").fetchall()
+        "SELECT consecutive_failures, last_error FROM sources WHERE name = 'hangs'"
+    ).fetchall()
     conn.close()
     assert status == "interrupted" and error.startswith("crawl interrupted (shutdown); ")
     assert "download cut: the crawl was stopping" in error

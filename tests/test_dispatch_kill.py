@@ -24,15 +24,18 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_sigkill_mid_batch_loses_nothing_and_repeats_only_the_message_in_flight(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hook = WebhookReceiver(delay=0)
     try:
-        (tmp_path / "sources.yaml").write_text("sources:\n  - name: s\n    languages: [fr]\n"
-                                               "    feeds: [https://x.ma/feed]\n")
+        (tmp_path / "sources.yaml").write_text(
+            "sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n"
+        )
         (tmp_path / "keywords.yaml").write_text("topics:\n  - name: t\n    any: [Jazari]\n")
         (tmp_path / "watchers.yaml").write_text(
             "watchers:\n  - name: w\n    topics: [t]\n"
-            f"    webhook: {{url: '{hook.url}', secret: '${{HOOK_SECRET}}'}}\n")
+            f"    webhook: {{url: '{hook.url}', secret: '${{HOOK_SECRET}}'}}\n"
+        )
         env = dict(os.environ, HOOK_SECRET="k", VEILLE_DB=str(tmp_path / "a.db"))
         monkeypatch.setenv("HOOK_SECRET", "k")
         config = load_config(tmp_path)

@@ -37,25 +37,36 @@ def test_a_sentence_like_the_footer_is_not_taken_for_it() -> None:
     # footer, and a sentence ending "appeared first on …" is not a footer unless it stands alone.
     from crawler.cleaning import strip_feed_footer
 
-    text = ("Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi.\n\n"
-            "L’article Un vote est apparu en premier sur Le Desk.")
-    assert strip_feed_footer(text) == "Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi."
+    text = (
+        "Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi.\n\n"
+        "L’article Un vote est apparu en premier sur Le Desk."
+    )
+    assert (
+        strip_feed_footer(text) == "Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi."
+    )
     odd = "Rabat. The post office appeared first on the list of closures."
     assert strip_feed_footer(odd) == odd
 
 
-@pytest.mark.parametrize("footer", [
-    "<p>The post Cloud souverain : deux data centers d’ici 2027 appeared first on H24info.</p>",
-    "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
-    "<a href='https://h24info.ma'>H24info</a>.</p>",
-])
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "<p>The post Cloud souverain : deux data centers d’ici 2027 appeared first on H24info.</p>",
+        "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
+        "<a href='https://h24info.ma'>H24info</a>.</p>",
+    ],
+)
 def test_the_wordpress_footer_leaves_summaries_and_full_texts(footer: str) -> None:
     # A body stored from the feed's full text (its page failed) kept the footer, and search found it.
-    item = ("<item><title>Cloud souverain</title><link>https://h24info.ma/x/</link>"
-            f"<description><![CDATA[<p>La feuille de route [&#8230;]</p>{footer}]]></description>"
-            f"<content:encoded><![CDATA[<p>Le texte entier de l’article.</p>{footer}]]></content:encoded></item>")
-    feed = rss(item).replace(b'<rss version="2.0">',
-                             b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">')
+    item = (
+        "<item><title>Cloud souverain</title><link>https://h24info.ma/x/</link>"
+        f"<description><![CDATA[<p>La feuille de route [&#8230;]</p>{footer}]]></description>"
+        f"<content:encoded><![CDATA[<p>Le texte entier de l’article.</p>{footer}]]></content:encoded></item>"
+    )
+    feed = rss(item).replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+    )
     [entry] = parse_feed(feed, "https://h24info.ma/feed")
     assert (entry.summary, entry.content) == ("La feuille de route", "Le texte entier de l’article.")
 
@@ -81,20 +92,28 @@ def test_cp1252_bytes_declared_utf8_still_read() -> None:
 
 
 def test_json_feed() -> None:
-    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", '
-            b'"url": "https://x.ma/a-12345", "title": "Titre", "content_text": "Texte", '
-            b'"date_published": "2026-11-24T10:00:00+01:00", "authors": [{"name": "Sara"}]}]}')
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1", '
+        b'"url": "https://x.ma/a-12345", "title": "Titre", "content_text": "Texte", '
+        b'"date_published": "2026-11-24T10:00:00+01:00", "authors": [{"name": "Sara"}]}]}'
+    )
     [entry] = parse_feed(body, "https://x.ma/feed.json", {"content-type": "application/feed+json"})
     assert (entry.title, entry.author, entry.published_at) == ("Titre", "Sara", "2026-11-24T09:00:00Z")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "empty response body"),
-    (b"<!DOCTYPE html><html><head><title>x</title></head><body>hi</body></html>", "not a feed: the server sent an HTML page"),
-    (b"<?xml version='1.0'?><rss><channel><item><title>broken", "malformed XML"),
-    (rss(), "the feed has no entries"),
-    (b'{"hello": 1}', "not a feed: JSON without a jsonfeed.org version"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty response body"),
+        (
+            b"<!DOCTYPE html><html><head><title>x</title></head><body>hi</body></html>",
+            "not a feed: the server sent an HTML page",
+        ),
+        (b"<?xml version='1.0'?><rss><channel><item><title>broken", "malformed XML"),
+        (rss(), "the feed has no entries"),
+        (b'{"hello": 1}', "not a feed: JSON without a jsonfeed.org version"),
+    ],
+)
 def test_unusable_feeds_say_why(body: bytes, message: str) -> None:
     with pytest.raises(FeedError, match=message):
         parse_feed(body, "https://x.ma/feed")
@@ -142,11 +161,14 @@ def test_gzip_bomb_is_refused() -> None:
         parse_sitemap(gzip.compress(b"<urlset>" + b" " * 200_000 + b"</urlset>"), "https://x.ma/s", 100_000)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"<html><body>x</body></html>", "not a sitemap"),
-    (b"<rss version='2.0'></rss>", "root element <rss>"),
-    (b"\x1f\x8bnot gzip at all", "broken gzip sitemap"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html><body>x</body></html>", "not a sitemap"),
+        (b"<rss version='2.0'></rss>", "root element <rss>"),
+        (b"\x1f\x8bnot gzip at all", "broken gzip sitemap"),
+    ],
+)
 def test_unusable_sitemaps_say_why(body: bytes, message: str) -> None:
     with pytest.raises(FeedError, match=message):
         parse_sitemap(body, "https://x.ma/s.xml")
@@ -164,19 +186,23 @@ def test_one_malformed_entry_does_not_cost_the_feed() -> None:
 
 
 def test_guids_shared_by_several_entries_are_dropped() -> None:
-    body = rss(ITEM.format(title="a", link="https://x.ma/a", guid="same", extra=""),
-               ITEM.format(title="b", link="https://x.ma/b", guid="same", extra=""),
-               ITEM.format(title="c", link="https://x.ma/c", guid="own", extra=""))
+    body = rss(
+        ITEM.format(title="a", link="https://x.ma/a", guid="same", extra=""),
+        ITEM.format(title="b", link="https://x.ma/b", guid="same", extra=""),
+        ITEM.format(title="c", link="https://x.ma/c", guid="own", extra=""),
+    )
     guids = [e.guid for e in parse_feed(body, "https://x.ma/feed")]
     assert guids[:2] == [None, None] and guids[2].endswith("own")
 
 
 def test_google_news_items_point_at_the_publisher() -> None:
-    item = ('<item><title>Le Maroc lance sa stratégie IA - Hespress FR</title>'
-            '<link>https://news.google.com/rss/articles/CBMiabc?oc=5</link><guid>CBMiabc</guid>'
-            '<description>&lt;a href="https://fr.hespress.com/488518-strategie-ia.html" target="_blank"&gt;'
-            'Le Maroc lance sa stratégie IA&lt;/a&gt;</description>'
-            '<source url="https://fr.hespress.com">Hespress FR</source></item>')
+    item = (
+        "<item><title>Le Maroc lance sa stratégie IA - Hespress FR</title>"
+        "<link>https://news.google.com/rss/articles/CBMiabc?oc=5</link><guid>CBMiabc</guid>"
+        '<description>&lt;a href="https://fr.hespress.com/488518-strategie-ia.html" target="_blank"&gt;'
+        "Le Maroc lance sa stratégie IA&lt;/a&gt;</description>"
+        '<source url="https://fr.hespress.com">Hespress FR</source></item>'
+    )
     [entry] = parse_feed(rss(item), "https://news.google.com/rss/search?q=site:fr.hespress.com")
     assert entry.url == "https://fr.hespress.com/488518-strategie-ia.html"
     assert entry.title == "Le Maroc lance sa stratégie IA" and entry.guid is None

@@ -24,10 +24,7 @@ from crawler.normalize import normalize, tokens
 # Third-party copy of thevoice.ma articles (Sept-Oct 2025); origin in tests/fixtures/realdata/README.md.
 ARTICLES = Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json"
 # The Hespress WordPress footer from realdata/prospect-rss-feeds/hespress.xml.
-FOOTER = (
-    "The post جيهان خليل تطل من مسلسل مصري appeared first on Hespress - "
-    "هسبريس جريدة إلكترونية مغربية."
-)
+FOOTER = "The post جيهان خليل تطل من مسلسل مصري appeared first on Hespress - هسبريس جريدة إلكترونية مغربية."
 SENTENCE = "وأضاف المصدر ذاته أن التحقيق ما يزال جاريا لمعرفة ملابسات الحادث."
 
 
@@ -55,7 +52,10 @@ def test_signature_shape_and_stability() -> None:
     signature = minhash("Le Maroc lance sa stratégie nationale de l'intelligence artificielle")
     assert len(signature) == PERMUTATIONS * 4
     # Pinned: a change here silently splits every stored story from its new copies.
-    assert signature[:8].hex() == minhash("LE MAROC lance sa stratégie nationale de l’intelligence artificielle")[:8].hex()
+    assert (
+        signature[:8].hex()
+        == minhash("LE MAROC lance sa stratégie nationale de l’intelligence artificielle")[:8].hex()
+    )
     assert len(lsh_bands(signature)) == 32
 
 

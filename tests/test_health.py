@@ -18,14 +18,19 @@ def every(hours: float, count: int, complete: bool = True, start: float = 0) -> 
 
 def facts(articles: tuple[Seen, ...], failures: int = 0, checked: datetime | None = NOW) -> Facts:
     """A source whose last successful crawl was at `checked`."""
-    return Facts("site", failures, "feed https://site.ma/feed: HTTP 500" if failures else None, articles,
-                 checked)
+    return Facts(
+        "site", failures, "feed https://site.ma/feed: HTTP 500" if failures else None, articles, checked
+    )
 
 
 def test_consecutive_failures_make_a_source_failing() -> None:
     assert assess(facts(every(1, 50), failures=2), Thresholds(), NOW) == []
     [problem] = assess(facts(every(1, 50), failures=3), Thresholds(), NOW)
-    assert problem.kind == "failing" and "last 3 crawls failed" in problem.detail and "HTTP 500" in problem.detail
+    assert (
+        problem.kind == "failing"
+        and "last 3 crawls failed" in problem.detail
+        and "HTTP 500" in problem.detail
+    )
 
 
 def test_a_busy_source_is_silent_sooner_than_a_quiet_one() -> None:

@@ -48,8 +48,12 @@ def smtp() -> SmtpServer:
 
 
 def alert(title: str, **article: object) -> Alert:
-    return Alert("5f0c3f5e-1111-5222-8333-444455556666", "w", ("ia",),
-                 {"id": 1, "url": "https://a.ma/x-1", "title": title, "source": "s", "body": BODY, **article})
+    return Alert(
+        "5f0c3f5e-1111-5222-8333-444455556666",
+        "w",
+        ("ia",),
+        {"id": 1, "url": "https://a.ma/x-1", "title": title, "source": "s", "body": BODY, **article},
+    )
 
 
 def header_names(raw: bytes) -> list[bytes]:
@@ -65,17 +69,29 @@ def test_an_encoded_word_in_a_title_injects_no_header_through_a_real_smtp_server
         assert send_email(settings, email_message(alert(title), "v@example.ma", ["a@example.ma"])).ok
     assert len(smtp.mailbox.raw) == 3
     for raw, received in zip(smtp.mailbox.raw, smtp.mailbox.messages, strict=True):
-        assert header_names(raw) == [b"Subject", b"From", b"To", b"Message-ID", b"X-Veille-Delivery",
-                                     b"MIME-Version", b"Content-Type"], raw
+        assert header_names(raw) == [
+            b"Subject",
+            b"From",
+            b"To",
+            b"Message-ID",
+            b"X-Veille-Delivery",
+            b"MIME-Version",
+            b"Content-Type",
+        ], raw
         assert received["Reply-To"] is None and received["X-Evil"] is None
         # The reader shows the title as the site wrote it, the encoded word as literal text.
         assert INJECTION in str(received["Subject"])
-        assert received.get_body(("plain",)).get_content().startswith(
-            ("=?utf-8?q?", "Maroc : =?utf-8?q?", "IA =?utf-8?q?"))
+        assert (
+            received.get_body(("plain",))
+            .get_content()
+            .startswith(("=?utf-8?q?", "Maroc : =?utf-8?q?", "IA =?utf-8?q?"))
+        )
 
 
 def test_a_subject_is_one_line_without_controls_surrogates_or_bidi_overrides() -> None:
-    message = email_message(alert(DIRTY + "\nBcc: x@evil.ma\u2028Cc: y@evil.ma"), "v@example.ma", ["a@example.ma"])
+    message = email_message(
+        alert(DIRTY + "\nBcc: x@evil.ma\u2028Cc: y@evil.ma"), "v@example.ma", ["a@example.ma"]
+    )
     raw = message.as_bytes()
     parsed = email.message_from_bytes(raw, policy=policy.default)
     shown = str(parsed["Subject"])
@@ -86,14 +102,21 @@ def test_a_subject_is_one_line_without_controls_surrogates_or_bidi_overrides() -
 
 def test_alert_texts_and_payloads_carry_no_control_surrogate_or_override() -> None:
     hostile = alert(DIRTY, author="\u202eevil", summary="a\x00b", url="https://a.ma/x-1\x00")
-    for text in (plain_text(hostile), email_message(hostile, "v@e.ma", ["a@e.ma"]).get_body(("html",)).get_content(),
-                 webhook_payload(hostile).decode("utf-8")):
+    for text in (
+        plain_text(hostile),
+        email_message(hostile, "v@e.ma", ["a@e.ma"]).get_body(("html",)).get_content(),
+        webhook_payload(hostile).decode("utf-8"),
+    ):
         assert not any(c in text for c in ("\x00", "\x1b", "\u202e", "\ud800")), text
     data = json.loads(webhook_payload(hostile))
     assert data["article"]["title"] == "Le Maroc et l’IA[31m  facture fdp.exe"
     assert data["article"]["author"] == "evil"
-    digest = digest_message([hostile, replace(hostile, delivery_id="6f0c3f5e-1111-5222-8333-444455556666")],
-                            "w", "v@e.ma", ["a@e.ma"])
+    digest = digest_message(
+        [hostile, replace(hostile, delivery_id="6f0c3f5e-1111-5222-8333-444455556666")],
+        "w",
+        "v@e.ma",
+        ["a@e.ma"],
+    )
     assert b"\x00" not in digest.as_bytes() and "\u202e" not in digest.get_body(("plain",)).get_content()
 
 
@@ -122,26 +145,44 @@ def test_safe_text_and_safe_line() -> None:
 
 def test_extraction_and_the_archive_keep_no_unsafe_character(tmp_path: Path) -> None:
     # A lone surrogate in a JSON-LD headline once made SQLite refuse the whole batch.
-    page = ('<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": '
-            '"Le Maroc\\ud800 et l\\u2019IA \\u202efdp.exe", "author": {"name": "A\\u0000B"}}</script></head>'
-            f"<body><article><p>{BODY}\u202e\x00</p></article></body></html>")
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": '
+        '"Le Maroc\\ud800 et l\\u2019IA \\u202efdp.exe", "author": {"name": "A\\u0000B"}}</script></head>'
+        f"<body><article><p>{BODY}\u202e\x00</p></article></body></html>"
+    )
     extracted = extract_article(page, "https://a.ma/x-2", SiteRules())
     assert extracted.title == "Le Maroc et l’IA fdp.exe" and extracted.author == "AB"
     assert "\u202e" not in (extracted.body or "") and "\x00" not in (extracted.body or "")
     archive = Archive.open(tmp_path / "a.db")
     watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
-    item = ArticleItem(source="s", url="https://a.ma/x-3", title=DIRTY, body=BODY + "\x00\ud800", language="fr",
-                       author="\u202eX", guid="g\x00")
+    item = ArticleItem(
+        source="s",
+        url="https://a.ma/x-3",
+        title=DIRTY,
+        body=BODY + "\x00\ud800",
+        language="fr",
+        author="\u202eX",
+        guid="g\x00",
+    )
     archive.store_many([build_record(item)], MATCHER, (watcher,))
     row = archive.db.execute("SELECT title, body, author, guid FROM articles").fetchone()
-    assert row[0] == "Le Maroc et l’IA[31m  facture fdp.exe" and row[1] == BODY and row[2] == "X" and row[3] == "g"
+    assert (
+        row[0] == "Le Maroc et l’IA[31m  facture fdp.exe"
+        and row[1] == BODY
+        and row[2] == "X"
+        and row[3] == "g"
+    )
     archive.close()
 
 
-def test_a_hostile_title_reaches_the_watcher_as_text_through_dispatch(tmp_path: Path, smtp: SmtpServer) -> None:
+def test_a_hostile_title_reaches_the_watcher_as_text_through_dispatch(
+    tmp_path: Path, smtp: SmtpServer
+) -> None:
     archive = Archive.open(tmp_path / "a.db")
     watcher = Watcher(name="w", title="w", topics=("ia",), email=("a@example.ma",))
-    item = ArticleItem(source="s", url="https://a.ma/x-4", title=f"{INJECTION} {BIDI}", body=BODY, language="fr")
+    item = ArticleItem(
+        source="s", url="https://a.ma/x-4", title=f"{INJECTION} {BIDI}", body=BODY, language="fr"
+    )
     archive.store_many([build_record(item)], MATCHER, (watcher,))
     settings = Policy(SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=5), max_attempts=3)
     result = dispatch_due(archive.db.conn, {"w": watcher}, settings, datetime.now(UTC) + timedelta(seconds=5))

@@ -16,8 +16,10 @@ from crawler.normalize import normalize
 
 ROOT = Path(__file__).parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "tables" / "matching.yaml").read_text("utf-8"))
-FILES = {"shipped": ROOT / "config" / "keywords.yaml",
-         "syntax": Path(__file__).parent / "fixtures" / "keywords" / "syntax.yaml"}
+FILES = {
+    "shipped": ROOT / "config" / "keywords.yaml",
+    "syntax": Path(__file__).parent / "fixtures" / "keywords" / "syntax.yaml",
+}
 MATCHERS = {name: Matcher(load_topics(path).enabled()) for name, path in FILES.items()}
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 
@@ -26,8 +28,13 @@ def article_of(case: dict) -> Article:
     body = case.get("body", case.get("text", ""))
     text = " ".join(str(case.get(k, "")) for k in ("title", "summary")) + body
     language = case.get("language") or ("ar" if ARABIC.search(text) else "fr")
-    return Article(title=case.get("title", ""), summary=case.get("summary", ""), body=body,
-                   language=language, source=case.get("source", "test"))
+    return Article(
+        title=case.get("title", ""),
+        summary=case.get("summary", ""),
+        body=body,
+        language=language,
+        source=case.get("source", "test"),
+    )
 
 
 def case_id(case: dict) -> str:
@@ -45,12 +52,33 @@ def test_table_has_as_many_negatives_as_positives() -> None:
     assert negatives >= len(CASES) - negatives
 
 
-TERMS = ["IA", "intelligence artificielle", "الذكاء الاصطناعي", "الجزري", "Jazari", "souverain", "5G",
-         "ذكاء"]
+TERMS = ["IA", "intelligence artificielle", "الذكاء الاصطناعي", "الجزري", "Jazari", "souverain", "5G", "ذكاء"]
 TOPIC = Topic(name="t", title="t", any=tuple(make_term(t, frozenset({"IA", "5G"})) for t in TERMS))
 PROPERTY_MATCHER = Matcher([TOPIC])
-pieces = st.sampled_from(TERMS + ["بال", "و", "ل", "l’", "d'", " ", "\n", "-", "é", "média", "\u064e",
-                                  "ـ", "&amp;", "Maroc", "الجزيرة", "<b>", "«", "\u00a0", "IAM"])
+pieces = st.sampled_from(
+    TERMS
+    + [
+        "بال",
+        "و",
+        "ل",
+        "l’",
+        "d'",
+        " ",
+        "\n",
+        "-",
+        "é",
+        "média",
+        "\u064e",
+        "ـ",
+        "&amp;",
+        "Maroc",
+        "الجزيرة",
+        "<b>",
+        "«",
+        "\u00a0",
+        "IAM",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -58,31 +86,42 @@ pieces = st.sampled_from(TERMS + ["بال", "و", "ل", "l’", "d'", " ", "\n",
 def test_spans_always_point_at_the_matched_text(text: str) -> None:
     for match in PROPERTY_MATCHER.match(Article(body=text)):
         for hit in match.hits:
-            assert text[hit.start:hit.end] == hit.text
+            assert text[hit.start : hit.end] == hit.text
             found = normalize(hit.text)
             norm = hit.term.norm
             assert found in (norm, "ل" + norm[1:]) or (hit.term.prefix and found.startswith(norm)), (
-                text, hit)
+                text,
+                hit,
+            )
 
 
 def topic(name: str = "t", **lists: object) -> Topic:
     exact = frozenset(lists.pop("exact_case", ()))
-    built = {k: tuple(make_term(t, exact) for t in v) for k, v in lists.items() if k in ("any", "all", "none")}
+    built = {
+        k: tuple(make_term(t, exact) for t in v) for k, v in lists.items() if k in ("any", "all", "none")
+    }
     return Topic(name=name, title=name, **built)
 
 
-@pytest.mark.parametrize(("lists", "text", "expected"), [
-    ({"all": ["tramway", "tramway"]}, "Le tramway de Rabat", True),  # a term listed twice counts once
-    ({"any": ["Côte d'Ivoire"]}, "Match contre la Côte d’Ivoire", True),  # punctuation inside a term
-    ({"any": ["R&D"]}, "Les dépenses de R&D au Maroc", True),
-    ({"any": ["ChatGPT"]}, "يستعين الطلبة بـChatGPT في الامتحانات", True),  # Arabic clitic on Latin
-    ({"any": ["ميسترال"]}, "للميسترال حضور في المغرب", True),  # لل before a term without ال
-    ({"any": ["اللغة الأمازيغية"]}, "دعم للغة الأمازيغية", True),  # ل + اللغة is written للغة
-    ({"any": ["Mistral AI"], "exact_case": ["Mistral AI"]}, "la start-up Mistral-AI lève des fonds", True),
-    ({"any": ["IA générative"], "exact_case": ["IA générative"]}, "l'IA generative progresse", True),
-    ({"any": ["IA générative"], "exact_case": ["IA générative"]}, "l'ia générative progresse", False),
-    ({"any": ["oeuvre"]}, "la mise en œuvre du plan", True),
-])
+@pytest.mark.parametrize(
+    ("lists", "text", "expected"),
+    [
+        ({"all": ["tramway", "tramway"]}, "Le tramway de Rabat", True),  # a term listed twice counts once
+        ({"any": ["Côte d'Ivoire"]}, "Match contre la Côte d’Ivoire", True),  # punctuation inside a term
+        ({"any": ["R&D"]}, "Les dépenses de R&D au Maroc", True),
+        ({"any": ["ChatGPT"]}, "يستعين الطلبة بـChatGPT في الامتحانات", True),  # Arabic clitic on Latin
+        ({"any": ["ميسترال"]}, "للميسترال حضور في المغرب", True),  # لل before a term without ال
+        ({"any": ["اللغة الأمازيغية"]}, "دعم للغة الأمازيغية", True),  # ل + اللغة is written للغة
+        (
+            {"any": ["Mistral AI"], "exact_case": ["Mistral AI"]},
+            "la start-up Mistral-AI lève des fonds",
+            True,
+        ),
+        ({"any": ["IA générative"], "exact_case": ["IA générative"]}, "l'IA generative progresse", True),
+        ({"any": ["IA générative"], "exact_case": ["IA générative"]}, "l'ia générative progresse", False),
+        ({"any": ["oeuvre"]}, "la mise en œuvre du plan", True),
+    ],
+)
 def test_review_cases(lists: dict, text: str, expected: bool) -> None:
     assert bool(Matcher([topic(**lists)]).match(Article(body=text))) is expected
 
@@ -100,7 +139,9 @@ def test_match_and_explain_agree_on_random_topics() -> None:
         matcher = Matcher([topic(**lists)])
         for text in texts:
             article = Article(body=text)
-            assert [m.topic for m in matcher.match(article)] == [m.topic for m in matcher.explain(article).matches]
+            assert [m.topic for m in matcher.match(article)] == [
+                m.topic for m in matcher.explain(article).matches
+            ]
 
 
 def test_two_terms_sharing_a_key_get_their_own_spans() -> None:
@@ -141,9 +182,13 @@ def test_lone_surrogates_do_not_crash() -> None:
 
 def test_a_near_query_shows_the_close_pair_not_every_occurrence() -> None:
     topics = load_topics_text("topics:\n  - name: m\n    query: 'Mistral NEAR/3 IA'\n    exact_case: [IA]\n")
-    body = "L'IA progresse au Maroc. " + "Un long passage sans rapport. " * 10 + "Mistral lance une IA souveraine."
+    body = (
+        "L'IA progresse au Maroc. "
+        + "Un long passage sans rapport. " * 10
+        + "Mistral lance une IA souveraine."
+    )
     [match] = Matcher(topics).match(Article(body=body))
-    assert [(h.term.text, body[:h.start].count("IA")) for h in match.hits] == [("Mistral", 1), ("IA", 1)]
+    assert [(h.term.text, body[: h.start].count("IA")) for h in match.hits] == [("Mistral", 1), ("IA", 1)]
 
 
 def test_a_clitic_form_that_matched_is_not_also_a_near_miss() -> None:

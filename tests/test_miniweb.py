@@ -33,8 +33,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _no_redirect = urllib.request.build_opener(_NoRedirect)
 
 
-def get(url: str, headers: dict[str, str] | None = None, method: str = "GET",
-        follow: bool = True, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+def get(
+    url: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    follow: bool = True,
+    timeout: float = 5,
+) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) without raising on HTTP error statuses."""
     request = urllib.request.Request(url, headers=headers or {}, method=method)
     opener = urllib.request.build_opener() if follow else _no_redirect
@@ -74,7 +79,8 @@ def test_templating_own_and_other_base(web: MiniWeb) -> None:
     assert b"{{BASE" not in body and body.count(web.base("wp-ar").encode()) >= 10
     web.put("wire", "/links.html", "<a href='{{BASE:arc-fr}}/x'>{{BASE}}</a>")
     assert get(web.base("wire") + "/links.html")[2].decode() == (
-        f"<a href='{web.base('arc-fr')}/x'>{web.base('wire')}</a>")
+        f"<a href='{web.base('arc-fr')}/x'>{web.base('wire')}</a>"
+    )
 
 
 def test_percent_encoded_arabic_path(web: MiniWeb) -> None:
@@ -176,7 +182,9 @@ def test_request_log(web: MiniWeb) -> None:
     get(web.base("wire") + "/missing?a=1")
     log = web.requests("wire")
     assert [(r.method, r.path, r.status) for r in log] == [
-        ("GET", "/rss.xml", 200), ("GET", "/missing?a=1", 404)]
+        ("GET", "/rss.xml", 200),
+        ("GET", "/missing?a=1", 404),
+    ]
     assert log[0].headers["X-Test"] == "1"
     web.clear_log()
     assert web.requests("wire") == []
@@ -253,8 +261,15 @@ def test_expected_articles_are_served(web: MiniWeb, article: dict) -> None:
 
 
 def test_expected_counts_and_wire_pair() -> None:
-    assert EXPECTED["counts"] == {"wp-ar": 5, "arc-fr": 6, "list-fr": 7, "ar-maghreb": 5,
-                                  "rel-cp1252": 4, "wire": 2, "faults": 3}
+    assert EXPECTED["counts"] == {
+        "wp-ar": 5,
+        "arc-fr": 6,
+        "list-fr": 7,
+        "ar-maghreb": 5,
+        "rel-cp1252": 4,
+        "wire": 2,
+        "faults": 3,
+    }
     [pair] = EXPECTED["wire_pairs"]
     assert {a["site"] for a in pair["articles"]} == {"arc-fr", "wire"}
 
@@ -263,8 +278,13 @@ def test_feed_fixtures_parse_as_documented(web: MiniWeb) -> None:
     def parse(site: str, path: str) -> feedparser.FeedParserDict:
         status, headers, body = get(web.base(site) + path)
         assert status == 200
-        return feedparser.parse(body, response_headers={
-            "content-type": headers["Content-Type"], "content-location": web.base(site) + path})
+        return feedparser.parse(
+            body,
+            response_headers={
+                "content-type": headers["Content-Type"],
+                "content-location": web.base(site) + path,
+            },
+        )
 
     assert len(parse("faults", "/malformed.xml").entries) == 0
     empty = parse("faults", "/empty.xml")

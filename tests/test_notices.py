@@ -15,7 +15,9 @@ from tests.servers import SmtpServer
 NOW = datetime.now(UTC).replace(microsecond=0)
 ADMIN = Watcher(name="admin", title="admin", topics=("ia",), email=("admin@example.ma",), admin=True)
 USER = Watcher(name="user", title="user", topics=("ia",), email=("user@example.ma",))
-NOTICE = Notice("source:site:failing:2026-11-25T10:00:00Z", "source-failing", "source site is down", "details")
+NOTICE = Notice(
+    "source:site:failing:2026-11-25T10:00:00Z", "source-failing", "source site is down", "details"
+)
 
 
 def test_a_notice_is_queued_once_and_only_for_admins(tmp_path: Path) -> None:
@@ -37,8 +39,12 @@ def test_a_notice_waits_for_the_smtp_server_and_is_sent_once(tmp_path: Path) -> 
     smtp = SmtpServer()
     try:
         archive = Archive.open(tmp_path / "a.db")
-        policy = Policy(SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=2), max_attempts=5,
-                        retry_seconds=60, timeout=1)
+        policy = Policy(
+            SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=2),
+            max_attempts=5,
+            retry_seconds=60,
+            timeout=1,
+        )
         raise_notice(archive.db.conn, NOTICE, {"admin": ADMIN}, NOW)
         down = send_notices(archive.db.conn, {"admin": ADMIN}, policy, NOW)  # nothing listens yet
         assert (down.sent, down.failed) == (0, 1)

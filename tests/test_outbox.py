@@ -16,7 +16,9 @@ from crawler.articles import build_record
 from crawler.items import ArticleItem
 from crawler.storage import Archive
 
-REAL = json.loads((Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8"))
+REAL = json.loads(
+    (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")
+)
 BODY = next(a["content"] for a in REAL if "الذكاء الاصطناعي" in a["content"] and len(a["content"]) > 2000)
 
 
@@ -25,21 +27,26 @@ def watcher(**kw: object) -> Watcher:
     return Watcher(**{**base, **kw})
 
 
-@pytest.mark.parametrize(("kw", "now", "due"), [
-    ({}, "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"),
-    ({"mode": "hourly"}, "2026-11-25T10:20:00Z", "2026-11-25T11:00:00Z"),  # 11:20 local -> 12:00 local
-    ({"mode": "daily 08:00"}, "2026-11-25T10:00:00Z", "2026-11-26T07:00:00Z"),  # Casablanca is UTC+1
-    ({"mode": "daily 08:00"}, "2026-11-25T06:00:00Z", "2026-11-25T07:00:00Z"),
-    ({"mode": "weekly mon 08:00"}, "2026-11-25T10:00:00Z", "2026-11-30T07:00:00Z"),  # a Wednesday
-    ({"quiet_hours": "22:00-07:00"}, "2026-11-25T22:30:00Z", "2026-11-26T06:00:00Z"),  # 23:30 local
-    ({"quiet_hours": "22:00-07:00"}, "2026-11-25T05:00:00Z", "2026-11-25T06:00:00Z"),  # 06:00 local
-    ({"quiet_hours": "22:00-07:00"}, "2026-11-25T12:00:00Z", "2026-11-25T12:00:00Z"),
-    # During Ramadan 2026 (until 2026-03-22) Morocco is UTC+0: 07:00 local is 07:00 UTC.
-    ({"quiet_hours": "22:00-07:00"}, "2026-03-01T23:00:00Z", "2026-03-02T07:00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("kw", "now", "due"),
+    [
+        ({}, "2026-11-25T10:00:00Z", "2026-11-25T10:00:00Z"),
+        ({"mode": "hourly"}, "2026-11-25T10:20:00Z", "2026-11-25T11:00:00Z"),  # 11:20 local -> 12:00 local
+        ({"mode": "daily 08:00"}, "2026-11-25T10:00:00Z", "2026-11-26T07:00:00Z"),  # Casablanca is UTC+1
+        ({"mode": "daily 08:00"}, "2026-11-25T06:00:00Z", "2026-11-25T07:00:00Z"),
+        ({"mode": "weekly mon 08:00"}, "2026-11-25T10:00:00Z", "2026-11-30T07:00:00Z"),  # a Wednesday
+        ({"quiet_hours": "22:00-07:00"}, "2026-11-25T22:30:00Z", "2026-11-26T06:00:00Z"),  # 23:30 local
+        ({"quiet_hours": "22:00-07:00"}, "2026-11-25T05:00:00Z", "2026-11-25T06:00:00Z"),  # 06:00 local
+        ({"quiet_hours": "22:00-07:00"}, "2026-11-25T12:00:00Z", "2026-11-25T12:00:00Z"),
+        # During Ramadan 2026 (until 2026-03-22) Morocco is UTC+0: 07:00 local is 07:00 UTC.
+        ({"quiet_hours": "22:00-07:00"}, "2026-03-01T23:00:00Z", "2026-03-02T07:00:00Z"),
+    ],
+)
 def test_due_time(kw: dict, now: str, due: str) -> None:
     moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
-    assert due_time(watcher(**kw), moment).astimezone(UTC) == datetime.fromisoformat(due.replace("Z", "+00:00"))
+    assert due_time(watcher(**kw), moment).astimezone(UTC) == datetime.fromisoformat(
+        due.replace("Z", "+00:00")
+    )
 
 
 def test_one_delivery_per_channel_with_stable_ids() -> None:
@@ -57,7 +64,11 @@ def archive(tmp_path: Path) -> Archive:
 
 
 MATCHER = Matcher([Topic(name="ia", title="ia", any=(make_term("الذكاء الاصطناعي", frozenset()),))])
-WATCHERS = (watcher(name="all-ar"), watcher(name="only-b", sources=("b",)), watcher(name="other", topics=("x",)))
+WATCHERS = (
+    watcher(name="all-ar"),
+    watcher(name="only-b", sources=("b",)),
+    watcher(name="other", topics=("x",)),
+)
 
 
 def store(archive: Archive, url: str, source: str, body: str = BODY) -> None:
@@ -66,14 +77,22 @@ def store(archive: Archive, url: str, source: str, body: str = BODY) -> None:
 
 
 def deliveries(archive: Archive) -> list[dict]:
-    return list(archive.db.query("SELECT watcher, story_key, channel, articles, topics, status FROM deliveries "
-                                 "ORDER BY watcher"))
+    return list(
+        archive.db.query(
+            "SELECT watcher, story_key, channel, articles, topics, status FROM deliveries ORDER BY watcher"
+        )
+    )
 
 
 def test_a_new_match_owes_each_following_watcher_one_delivery(archive: Archive) -> None:
     store(archive, "https://a.ma/x-11111", "a")
     [row] = deliveries(archive)
-    assert (row["watcher"], row["channel"], row["status"], json.loads(row["topics"])) == ("all-ar", "email", "pending", ["ia"])
+    assert (row["watcher"], row["channel"], row["status"], json.loads(row["topics"])) == (
+        "all-ar",
+        "email",
+        "pending",
+        ["ia"],
+    )
 
 
 def test_a_reprint_joins_the_pending_delivery_and_a_recrawl_owes_nothing(archive: Archive) -> None:
@@ -103,8 +122,10 @@ def test_a_timing_edit_moves_the_deliveries_that_wait(archive: Archive) -> None:
     store(archive, "https://b.ma/y-22222", "b")
     conn = archive.db.conn
     conn.execute("UPDATE deliveries SET due_at = '2026-11-26T05:00:00Z' WHERE watcher = 'all-ar'")
-    conn.execute("UPDATE deliveries SET status = 'failed', attempts = 1, due_at = '2026-11-26T09:00:00Z' "
-                 "WHERE watcher = 'only-b'")
+    conn.execute(
+        "UPDATE deliveries SET status = 'failed', attempts = 1, due_at = '2026-11-26T09:00:00Z' "
+        "WHERE watcher = 'only-b'"
+    )
     shorter = watcher(name="all-ar", quiet_hours="02:00-03:50", timezone="UTC")
     assert timing(quiet) != timing(shorter)
     at = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -149,14 +149,17 @@ def test_tables_are_large_enough() -> None:
     assert len(VALID) >= 25 and len(INVALID) >= 15
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("(IA OR AI) AND NOT IAM", "(IA OR AI) AND NOT IAM"),
-    ("IA AI", "IA AND AI"),
-    ("« cloud souverain »", '"cloud souverain"'),
-    ("NOT (a b) OR c", "NOT (a AND b) OR c"),
-    ("title:souverain* NEAR/٣ body:\"a b\"", 'title:souverain* NEAR/3 body:"a b"'),
-    ("a NEAR/1 b NEAR/2 c", "a NEAR/1 b AND b NEAR/2 c"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(IA OR AI) AND NOT IAM", "(IA OR AI) AND NOT IAM"),
+        ("IA AI", "IA AND AI"),
+        ("« cloud souverain »", '"cloud souverain"'),
+        ("NOT (a b) OR c", "NOT (a AND b) OR c"),
+        ('title:souverain* NEAR/٣ body:"a b"', 'title:souverain* NEAR/3 body:"a b"'),
+        ("a NEAR/1 b NEAR/2 c", "a NEAR/1 b AND b NEAR/2 c"),
+    ],
+)
 def test_render(text: str, expected: str) -> None:
     assert render(parse_query(text)) == expected
 
@@ -180,7 +183,7 @@ class FakeMatcher:
                 continue
             words, wanted = text.casefold().split(), term.text.casefold().split()
             for start in range(len(words) - len(wanted) + 1):
-                window = words[start:start + len(wanted)]
+                window = words[start : start + len(wanted)]
                 if window == wanted or (term.prefix and window[0].startswith(wanted[0])):
                     found.append(Hit(field, start, start + len(wanted) - 1))
         return found
@@ -193,28 +196,31 @@ ARTICLE = {
 }
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("l'IA", True),
-    ("IAM", False),
-    ("title:Maroc", True),
-    ("summary:Maroc", False),
-    ("body:Maroc AND NOT summary:Maroc", True),
-    ("IA OR \"cloud souverain\"", True),
-    ('"souverain cloud"', False),
-    ("(IAM OR AI) AND NOT Maroc", False),
-    ("souverain* NEAR/1 numérique", True),    # summary: souveraineté numérique, adjacent
-    ("numérique NEAR/1 souverain*", True),    # either order
-    ("cloud NEAR/2 numérique", False),         # body: cloud souverain et la stratégie numérique: 4 between
-    ("cloud NEAR/4 numérique", True),
-    ('"cloud souverain" NEAR/3 numérique', True),  # phrase ends at word 2; 3 words between
-    ('"cloud souverain" NEAR/2 numérique', False),
-    ("Al-Jazari NEAR/50 souveraineté", False),  # different fields are never near
-    ("souverain* NEAR/1 souveraineté", True),   # overlapping hits are at distance 0
-    ("Maroc NEAR/1 Maroc", False),              # the single Maroc of a field does not pair with itself
-    ("numérique NEAR/7 numérique", True),       # body has two, 7 words between them
-    ("numérique NEAR/6 numérique", False),
-    ("title:Maroc NEAR/50 body:Maroc", False),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("l'IA", True),
+        ("IAM", False),
+        ("title:Maroc", True),
+        ("summary:Maroc", False),
+        ("body:Maroc AND NOT summary:Maroc", True),
+        ('IA OR "cloud souverain"', True),
+        ('"souverain cloud"', False),
+        ("(IAM OR AI) AND NOT Maroc", False),
+        ("souverain* NEAR/1 numérique", True),  # summary: souveraineté numérique, adjacent
+        ("numérique NEAR/1 souverain*", True),  # either order
+        ("cloud NEAR/2 numérique", False),  # body: cloud souverain et la stratégie numérique: 4 between
+        ("cloud NEAR/4 numérique", True),
+        ('"cloud souverain" NEAR/3 numérique', True),  # phrase ends at word 2; 3 words between
+        ('"cloud souverain" NEAR/2 numérique', False),
+        ("Al-Jazari NEAR/50 souveraineté", False),  # different fields are never near
+        ("souverain* NEAR/1 souveraineté", True),  # overlapping hits are at distance 0
+        ("Maroc NEAR/1 Maroc", False),  # the single Maroc of a field does not pair with itself
+        ("numérique NEAR/7 numérique", True),  # body has two, 7 words between them
+        ("numérique NEAR/6 numérique", False),
+        ("title:Maroc NEAR/50 body:Maroc", False),
+    ],
+)
 def test_evaluate(text: str, expected: bool) -> None:
     assert evaluate(parse_query(text), FakeMatcher(ARTICLE)) is expected
 
@@ -238,43 +244,64 @@ def _shown(query: str) -> dict[str, list[tuple[str, int, int]]]:
     return {ref.text: [(h.field, h.start, h.end) for h in hits] for ref, hits in found.items()}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Maroc", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
-    # Only the close pair of a NEAR: the body's Maroc (word 9) is 3 words from numérique (word 6),
-    # the title's Maroc is in another field, and the last numérique (word 14) is too far.
-    ("Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
-    ("IAM OR Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
-    ("Maroc NOT IAM", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
-    ("l'IA AND NOT (Maroc NEAR/50 IAM)", {"l'IA": [("title", 2, 2)]}),
-    ("IAM OR Maroc NEAR/1 numérique", {}),  # the query does not hold
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Maroc", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
+        # Only the close pair of a NEAR: the body's Maroc (word 9) is 3 words from numérique (word 6),
+        # the title's Maroc is in another field, and the last numérique (word 14) is too far.
+        ("Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
+        ("IAM OR Maroc NEAR/3 numérique", {"Maroc": [("body", 9, 9)], "numérique": [("body", 6, 6)]}),
+        ("Maroc NOT IAM", {"Maroc": [("title", 4, 4), ("body", 9, 9)]}),
+        ("l'IA AND NOT (Maroc NEAR/50 IAM)", {"l'IA": [("title", 2, 2)]}),
+        ("IAM OR Maroc NEAR/1 numérique", {}),  # the query does not hold
+    ],
+)
 def test_witnesses_are_the_hits_that_make_the_query_hold(text: str, expected: dict) -> None:
     assert _shown(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a AND NOT a", False),
-    ("a OR NOT a", True),
-    ("NOT a", True),
-    ("(a OR b) NOT a NOT b", False),
-    ("(a OR b) NOT a", True),
-    ("a NEAR/3 b NOT b", False),
-    ("NOT (a NEAR/3 b) a b", True),      # both present but far apart
-    ("a NEAR/3 b NOT (a NEAR/3 b)", True),  # the cost of that: a NEAR under NOT never counts as true
-    ("NOT (a OR NOT (a NEAR/3 b))", False),  # NEAR under two NOTs is AND again
-    ("NOT NOT a NOT a", False),
-    ("title:a NOT a", True),              # distinct terms are independent
-    ("(IA OR AI) AND NOT IAM", True),
-    (" ".join(f"t{i}" for i in range(15)) + " NOT t14", False),
-    (" ".join(f"t{i}" for i in range(16)) + " NOT (t0 t15)", False),
-    (" ".join(f"t{i}" for i in range(17)) + " NOT t16", True),  # above 16 terms: assumed satisfiable
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a AND NOT a", False),
+        ("a OR NOT a", True),
+        ("NOT a", True),
+        ("(a OR b) NOT a NOT b", False),
+        ("(a OR b) NOT a", True),
+        ("a NEAR/3 b NOT b", False),
+        ("NOT (a NEAR/3 b) a b", True),  # both present but far apart
+        ("a NEAR/3 b NOT (a NEAR/3 b)", True),  # the cost of that: a NEAR under NOT never counts as true
+        ("NOT (a OR NOT (a NEAR/3 b))", False),  # NEAR under two NOTs is AND again
+        ("NOT NOT a NOT a", False),
+        ("title:a NOT a", True),  # distinct terms are independent
+        ("(IA OR AI) AND NOT IAM", True),
+        (" ".join(f"t{i}" for i in range(15)) + " NOT t14", False),
+        (" ".join(f"t{i}" for i in range(16)) + " NOT (t0 t15)", False),
+        (" ".join(f"t{i}" for i in range(17)) + " NOT t16", True),  # above 16 terms: assumed satisfiable
+    ],
+)
 def test_satisfiable(text: str, expected: bool) -> None:
     assert satisfiable(parse_query(text)) is expected
 
 
-WORDS = ["IA", "AI", "or", "and", "not", "near", "NEARBY", "l'IA", "Al-Jazari", "الذكاء", "numérique",
-         "COP22", "12:30", "2030", "souveraineté"]
+WORDS = [
+    "IA",
+    "AI",
+    "or",
+    "and",
+    "not",
+    "near",
+    "NEARBY",
+    "l'IA",
+    "Al-Jazari",
+    "الذكاء",
+    "numérique",
+    "COP22",
+    "12:30",
+    "2030",
+    "souveraineté",
+]
 QUOTE_PAIRS = [('"', '"'), ("“", "”"), ("«", "»"), ("« ", " »"), ("«\u00a0", "\u00a0»")]
 
 
@@ -284,7 +311,9 @@ def terms(draw: st.DrawFn) -> str:
     field = draw(st.sampled_from(["", "title:", "summary:", "body:"]))
     if draw(st.booleans()):
         opening, closing = draw(st.sampled_from(QUOTE_PAIRS))
-        words = draw(st.lists(st.sampled_from(WORDS + ["AND", "OR", "NOT", "NEAR/2", "(x)"]), min_size=1, max_size=3))
+        words = draw(
+            st.lists(st.sampled_from(WORDS + ["AND", "OR", "NOT", "NEAR/2", "(x)"]), min_size=1, max_size=3)
+        )
         return f"{field}{opening}{' '.join(words)}{closing}"
     return field + draw(st.sampled_from(WORDS)) + draw(st.sampled_from(["", "*"]))
 
@@ -293,8 +322,12 @@ NEARS = st.builds(lambda left, n, right: f"{left} NEAR/{n} {right}", terms(), st
 QUERIES = st.recursive(
     terms() | NEARS,
     lambda inner: (
-        st.builds(lambda left, op, right: f"{left}{op}{right}", inner,
-                  st.sampled_from([" ", " AND ", " OR ", "\tOR\n", "  "]), inner)
+        st.builds(
+            lambda left, op, right: f"{left}{op}{right}",
+            inner,
+            st.sampled_from([" ", " AND ", " OR ", "\tOR\n", "  "]),
+            inner,
+        )
         | st.builds(lambda item: f"NOT {item}", inner)
         | st.builds(lambda item: f"({item})", inner)
     ),
@@ -311,8 +344,11 @@ def test_render_round_trips(text: str) -> None:
 
 
 @settings(deadline=None, max_examples=150)
-@given(st.lists(st.sampled_from([*"ab :*()\"«»“”ANDORTNE/05", "title:", "AND", "OR", "NOT", "NEAR/3", " "]))
-       .map("".join))
+@given(
+    st.lists(st.sampled_from([*'ab :*()"«»“”ANDORTNE/05', "title:", "AND", "OR", "NOT", "NEAR/3", " "])).map(
+        "".join
+    )
+)
 def test_any_text_parses_or_raises_query_error(text: str) -> None:
     try:
         node = parse_query(text)

@@ -12,23 +12,35 @@ from crawler.retention import prune
 from crawler.search import search
 from crawler.storage import Archive
 
-BODY = ("Le Maroc accélère sa stratégie d'intelligence artificielle avec un nouveau centre de calcul "
-        "installé à Benguerir, selon le ministère de la transition numérique. ") * 8
+BODY = (
+    "Le Maroc accélère sa stratégie d'intelligence artificielle avec un nouveau centre de calcul "
+    "installé à Benguerir, selon le ministère de la transition numérique. "
+) * 8
 
 
 def test_old_bodies_are_dropped_but_the_article_stays_searchable_by_title(tmp_path: Path) -> None:
     archive = Archive.open(tmp_path / "a.db")
-    item = ArticleItem(source="s", url="https://a.ma/x-11111", title="Un centre de calcul à Benguerir",
-                       body=BODY, language="fr")
+    item = ArticleItem(
+        source="s",
+        url="https://a.ma/x-11111",
+        title="Un centre de calcul à Benguerir",
+        body=BODY,
+        language="fr",
+    )
     archive.store(build_record(item))
     conn = archive.db.conn
     conn.execute("UPDATE articles SET first_seen = ?", [format_utc(datetime.now(UTC) - timedelta(days=100))])
-    conn.execute("INSERT INTO crawl_runs (run_id, source, started_at, status) VALUES ('r', 's', "
-                 "'2020-01-01T00:00:00Z', 'ok')")
+    conn.execute(
+        "INSERT INTO crawl_runs (run_id, source, started_at, status) VALUES ('r', 's', "
+        "'2020-01-01T00:00:00Z', 'ok')"
+    )
     conn.commit()
     done = prune(conn, datetime.now(UTC), body_days=60, keep_days=90, story_window_days=7)
     assert (done.bodies, done.runs) == (1, 1)
-    assert conn.execute("SELECT title, body FROM articles").fetchone() == ("Un centre de calcul à Benguerir", None)
+    assert conn.execute("SELECT title, body FROM articles").fetchone() == (
+        "Un centre de calcul à Benguerir",
+        None,
+    )
     assert [hit.title for hit in search(archive.db, "Benguerir")] == ["Un centre de calcul à Benguerir"]
     assert search(archive.db, "ministère") == []  # the body is no longer indexed
     assert "1 bodies" in done.describe()

@@ -29,18 +29,29 @@ from crawler.serve import HIDDEN, QUERIES, TABLES, datasette_metadata, prepare_c
 from crawler.storage import Archive
 
 ROOT = Path(__file__).parent.parent
-REAL = json.loads((Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8"))
+REAL = json.loads(
+    (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")
+)
 WIRE = next(a["content"] for a in REAL if "الذكاء الاصطناعي" in a["content"] and len(a["content"]) > 2000)
 OTHER = next(a["content"] for a in REAL if len(a["content"]) > 3000 and a["content"] != WIRE)
-MATCHER = Matcher([Topic(name="ia", title="IA", any=(make_term("الذكاء الاصطناعي", frozenset()),)),
-                   Topic(name="maroc", title="Maroc", any=(make_term("Maroc", frozenset()),))])
+MATCHER = Matcher(
+    [
+        Topic(name="ia", title="IA", any=(make_term("الذكاء الاصطناعي", frozenset()),)),
+        Topic(name="maroc", title="Maroc", any=(make_term("Maroc", frozenset()),)),
+    ]
+)
 WATCHERS = (Watcher(name="cellule", title="cellule", topics=("ia",), email=("a@x.ma",)),)
-SOURCES = "sources:\n" + "".join(f"  - name: {name}\n    languages: [{lang}]\n    feeds: [\"https://{name}.ma/feed\"]\n"
-                                 for name, lang in (("wire-ar", "ar"), ("reprint-ar", "ar"), ("news-fr", "fr")))
+SOURCES = "sources:\n" + "".join(
+    f'  - name: {name}\n    languages: [{lang}]\n    feeds: ["https://{name}.ma/feed"]\n'
+    for name, lang in (("wire-ar", "ar"), ("reprint-ar", "ar"), ("news-fr", "fr"))
+)
 # Datasette passes an empty string for each parameter left out of the URL.
 SAMPLES: dict[str, list[dict[str, str]]] = {
-    "latest_articles": [{"source": "", "language": ""}, {"source": "news-fr", "language": ""},
-                        {"source": "", "language": "ar"}],
+    "latest_articles": [
+        {"source": "", "language": ""},
+        {"source": "news-fr", "language": ""},
+        {"source": "", "language": "ar"},
+    ],
     "topic_matches": [{"topic": "ia"}, {"topic": ""}],
     "topics": [{}],
     "search": [{"q": "الاصطناعي"}, {"q": "MAROC numerique"}, {"q": ""}],
@@ -55,8 +66,15 @@ def item(source: str, url: str, title: str, body: str, language: str) -> Article
 
 
 def run(source: str, ok: bool) -> SourceRun:
-    done = SourceRun(source=source, run_id="r1", started_at="2026-11-25T10:00:00Z",
-                     finished_at="2026-11-25T10:01:00Z", found=1, new=1, routes_ok=int(ok))
+    done = SourceRun(
+        source=source,
+        run_id="r1",
+        started_at="2026-11-25T10:00:00Z",
+        finished_at="2026-11-25T10:01:00Z",
+        found=1,
+        new=1,
+        routes_ok=int(ok),
+    )
     if not ok:
         done.fail("https://news-fr.ma/feed: HTTP 500")
     return done
@@ -75,13 +93,31 @@ def config_dir(tmp_path: Path) -> Path:
 def archive_path(tmp_path: Path, config_dir: Path) -> Path:
     archive = Archive.open(tmp_path / "v.db")
     archive.sync_sources(load_config(config_dir).sources)
-    archive.store_many([
-        build_record(item("wire-ar", "https://wire-ar.ma/a-11111", "الذكاء الاصطناعي", WIRE, "ar")),
-        build_record(item("reprint-ar", "https://reprint-ar.ma/b-22222", "نسخة",
-                          "وكالة المغرب العربي للأنباء. " + WIRE, "ar")),
-        build_record(item("news-fr", "https://news-fr.ma/c-33333", "Le Maroc numérique",
-                          "Le Maroc numérique avance. " + OTHER, "fr")),
-    ], MATCHER, WATCHERS)
+    archive.store_many(
+        [
+            build_record(item("wire-ar", "https://wire-ar.ma/a-11111", "الذكاء الاصطناعي", WIRE, "ar")),
+            build_record(
+                item(
+                    "reprint-ar",
+                    "https://reprint-ar.ma/b-22222",
+                    "نسخة",
+                    "وكالة المغرب العربي للأنباء. " + WIRE,
+                    "ar",
+                )
+            ),
+            build_record(
+                item(
+                    "news-fr",
+                    "https://news-fr.ma/c-33333",
+                    "Le Maroc numérique",
+                    "Le Maroc numérique avance. " + OTHER,
+                    "fr",
+                )
+            ),
+        ],
+        MATCHER,
+        WATCHERS,
+    )
     archive.record_run(run("wire-ar", ok=True))
     archive.record_run(run("news-fr", ok=False))
     archive.db.execute("UPDATE deliveries SET status = 'dead', attempts = 8, last_error = 'SMTP 550'")
@@ -102,8 +138,10 @@ def test_metadata_names_the_database_and_its_canned_queries(config_dir: Path) ->
     [(name, database)] = metadata["databases"].items()
     assert name == "v"
     assert set(database["queries"]) == set(SAMPLES)
-    assert all(database["tables"][table]["hidden"] for table in ("story_bands", "article_keys",
-                                                                 "_sqlite_migrations", "articles_fts_data"))
+    assert all(
+        database["tables"][table]["hidden"]
+        for table in ("story_bands", "article_keys", "_sqlite_migrations", "articles_fts_data")
+    )
     assert database["tables"]["articles"]["fts_table"] == "articles_fts"
     assert not any(query.get("write") for query in database["queries"].values())
     json.dumps(metadata)
@@ -131,8 +169,11 @@ def rows(archive_path: Path, name: str, **params: str) -> list[dict]:
 
 
 def test_latest_articles_filter_by_source_and_language(archive_path: Path) -> None:
-    assert [r["source"] for r in rows(archive_path, "latest_articles", source="", language="")] == \
-        ["news-fr", "reprint-ar", "wire-ar"]
+    assert [r["source"] for r in rows(archive_path, "latest_articles", source="", language="")] == [
+        "news-fr",
+        "reprint-ar",
+        "wire-ar",
+    ]
     assert [r["id"] for r in rows(archive_path, "latest_articles", source="news-fr", language="")] == [3]
     assert [r["id"] for r in rows(archive_path, "latest_articles", source="", language="ar")] == [2, 1]
 
@@ -157,7 +198,10 @@ def test_search_folds_like_veille_search(archive_path: Path) -> None:
 def test_source_health_lists_failing_sources_first(archive_path: Path) -> None:
     health = rows(archive_path, "source_health")
     assert [r["name"] for r in health] == ["news-fr", "reprint-ar", "wire-ar"]
-    assert (health[0]["consecutive_failures"], health[0]["last_error"]) == (1, "https://news-fr.ma/feed: HTTP 500")
+    assert (health[0]["consecutive_failures"], health[0]["last_error"]) == (
+        1,
+        "https://news-fr.ma/feed: HTTP 500",
+    )
     assert health[2]["last_success"] == "2026-11-25T10:01:00Z" and health[2]["articles_24h"] == 1
 
 
@@ -195,9 +239,13 @@ def test_veille_serve_answers_with_the_canned_queries(archive_path: Path, config
     pytest.importorskip("datasette")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*veille_command(), "--config", str(config_dir), "serve", "--port", str(port)],
-                              cwd=ROOT, env={**os.environ, "VEILLE_DB": ""}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*veille_command(), "--config", str(config_dir), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "VEILLE_DB": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -209,7 +257,9 @@ def test_veille_serve_answers_with_the_canned_queries(archive_path: Path, config
                 assert time.monotonic() < deadline, "veille serve did not start"
                 time.sleep(0.2)
         assert status == 200 and b"Veille" in page
-        status, body = get(base + "/v/search.json?q=%D8%A7%D9%84%D8%A5%D8%B5%D8%B7%D9%86%D8%A7%D8%B9%D9%8A&_shape=array")
+        status, body = get(
+            base + "/v/search.json?q=%D8%A7%D9%84%D8%A5%D8%B5%D8%B7%D9%86%D8%A7%D8%B9%D9%8A&_shape=array"
+        )
         assert status == 200 and {row["id"] for row in json.loads(body)} == {1, 2}
         status, body = get(base + "/v/source_health.json?_shape=array")
         assert [row["name"] for row in json.loads(body)][0] == "news-fr"
@@ -221,6 +271,7 @@ def test_veille_serve_answers_with_the_canned_queries(archive_path: Path, config
 
 def click_group() -> click.Group:
     """`veille` with only `serve`, until crawler/cli.py registers it."""
+
     @click.group()
     @click.option("--config", "config_option")
     @click.pass_context
@@ -232,7 +283,9 @@ def click_group() -> click.Group:
 
 
 def invoke(config_dir: Path, *args: str) -> Result:
-    return CliRunner().invoke(click_group(), ["--config", str(config_dir), "serve", *args], env={"VEILLE_DB": ""})
+    return CliRunner().invoke(
+        click_group(), ["--config", str(config_dir), "serve", *args], env={"VEILLE_DB": ""}
+    )
 
 
 def test_serve_without_an_archive_is_a_clean_error(config_dir: Path) -> None:
@@ -241,8 +294,9 @@ def test_serve_without_an_archive_is_a_clean_error(config_dir: Path) -> None:
     assert "v.db: no archive yet (hint: run veille crawl first)" in result.output
 
 
-def test_serve_without_datasette_says_how_to_install_it(archive_path: Path, config_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_without_datasette_says_how_to_install_it(
+    archive_path: Path, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "datasette.cli", None)
     result = invoke(config_dir)
     assert result.exit_code == 1
@@ -257,4 +311,7 @@ def test_serve_on_a_taken_port_is_a_clean_error(archive_path: Path, config_dir: 
         port = taken.getsockname()[1]
         result = invoke(config_dir, "--port", str(port))
     assert result.exit_code == 1
-    assert f"cannot listen on 127.0.0.1:{port}: Address already in use (hint: choose another --port)" in result.output
+    assert (
+        f"cannot listen on 127.0.0.1:{port}: Address already in use (hint: choose another --port)"
+        in result.output
+    )

@@ -47,14 +47,35 @@ async def _drain(agen) -> list:  # noqa: ANN001
     return [x async for x in agen]
 
 
-def route_response(spider: SourcesSpider, url: str, body: bytes, status: int = 200,
-                   fetch_url: str | None = None, depth: int = 0, cls: type = XmlResponse) -> Response:
+def route_response(
+    spider: SourcesSpider,
+    url: str,
+    body: bytes,
+    status: int = 200,
+    fetch_url: str | None = None,
+    depth: int = 0,
+    cls: type = XmlResponse,
+) -> Response:
     state = spider.states["site"]
     route = state.source.routes[0]
-    request = Request(fetch_url or url, meta={"source": "site", "route": route, "page": 1, "depth": depth,
-                                              "primary": True, "fetch_url": fetch_url or url})
-    return cls(url=url, body=body, status=status, request=request,
-               headers={"ETag": '"v1"', "Content-Type": "application/xml"})
+    request = Request(
+        fetch_url or url,
+        meta={
+            "source": "site",
+            "route": route,
+            "page": 1,
+            "depth": depth,
+            "primary": True,
+            "fetch_url": fetch_url or url,
+        },
+    )
+    return cls(
+        url=url,
+        body=body,
+        status=status,
+        request=request,
+        headers={"ETag": '"v1"', "Content-Type": "application/xml"},
+    )
 
 
 def test_a_sitemap_index_listing_itself_is_not_followed_again(spider: SourcesSpider) -> None:
@@ -65,7 +86,9 @@ def test_a_sitemap_index_listing_itself_is_not_followed_again(spider: SourcesSpi
 
 
 def test_validators_are_kept_under_the_url_asked_for(spider: SourcesSpider) -> None:
-    redirected = route_response(spider, "https://site.ma/index.xml/", INDEX, fetch_url="https://site.ma/index.xml")
+    redirected = route_response(
+        spider, "https://site.ma/index.xml/", INDEX, fetch_url="https://site.ma/index.xml"
+    )
     list(spider.parse_route(redirected))
     assert spider.archive.validators("https://site.ma/index.xml") == (None, None)  # articles not stored yet
     spider._source_done("site")
@@ -88,7 +111,8 @@ def test_validators_wait_for_failed_article_pages(spider: SourcesSpider) -> None
 
 
 def test_an_unexpected_parser_error_fails_the_route_and_starts_the_fallback(
-        spider: SourcesSpider, monkeypatch: pytest.MonkeyPatch) -> None:
+    spider: SourcesSpider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("spiders.sources.discover", lambda *a, **k: 1 / 0)
     out = list(spider.parse_route(route_response(spider, "https://site.ma/index.xml", INDEX)))
     assert [r.url for r in out] == ["https://site.ma/feed"]
@@ -137,12 +161,16 @@ def test_a_long_retry_after_leaves_the_route_alone_until_then(spider: SourcesSpi
 
 
 def test_a_canonical_pointing_at_the_home_page_is_not_trusted(spider: SourcesSpider) -> None:
-    page = ('<html><head><link rel="canonical" href="https://site.ma/"><title>T</title></head>'
-            '<body><h1>Un titre</h1><p>' + "Un long paragraphe de texte. " * 20 + "</p></body></html>")
+    page = (
+        '<html><head><link rel="canonical" href="https://site.ma/"><title>T</title></head>'
+        "<body><h1>Un titre</h1><p>" + "Un long paragraphe de texte. " * 20 + "</p></body></html>"
+    )
     entry = __import__("crawler.feeds", fromlist=["FeedEntry"]).FeedEntry(url="https://site.ma/a-1")
     slot = spider.states["site"].merge(["url:site.ma/a-1"], entry)
-    request = Request("https://site.ma/a-1", meta={"source": "site", "slot": slot,
-                                                   "route": spider.states["site"].source.routes[0]})
+    request = Request(
+        "https://site.ma/a-1",
+        meta={"source": "site", "slot": slot, "route": spider.states["site"].source.routes[0]},
+    )
     response = HtmlResponse("https://site.ma/a-1", body=page.encode(), encoding="utf-8", request=request)
     [item] = asyncio.run(_drain(spider.parse_article(response)))
     assert item.url == "https://site.ma/a-1" and item.title == "Un titre"
@@ -190,8 +218,9 @@ def test_a_host_that_failed_this_crawl_is_not_waited_for_again(spider: SourcesSp
     spider.dead_hosts["news.google.com:443"] = "DNS lookup failed (hint: no network on this machine)"
     with pytest.raises(IgnoreRequest) as caught:
         middleware.process_request(Request("https://news.google.com/rss?q=b"))
-    assert describe_failure(caught.value) == ("skipped, its host failed earlier in this crawl: "
-                                              "DNS lookup failed (hint: no network on this machine)")
+    assert describe_failure(caught.value) == (
+        "skipped, its host failed earlier in this crawl: DNS lookup failed (hint: no network on this machine)"
+    )
 
 
 def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: SourcesSpider) -> None:
@@ -207,7 +236,9 @@ def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: Sourc
     keys = identity_keys(url)
     assert not spider._needs_fetch(keys, FeedEntry(url=url))
     assert not spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2025-01-01T00:00:00Z"))
-    assert first_seen < "2999" and spider._needs_fetch(keys, FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z"))
+    assert first_seen < "2999" and spider._needs_fetch(
+        keys, FeedEntry(url=url, updated_at="2999-01-01T00:00:00Z")
+    )
 
 
 def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: SourcesSpider) -> None:
@@ -218,13 +249,17 @@ def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: Sources
     state = spider.states["site"]
     url = "https://site.ma/2025/10/cloud/"
     sitemap = FeedEntry(url=url, title="Cloud souverain", published_at="2025-10-02T10:00:00Z")
-    feed = FeedEntry(url=url, guid="https://site.ma/?p=5001", summary="Deux data centers d'ici 2027.",
-                     title="Autre titre")
+    feed = FeedEntry(
+        url=url, guid="https://site.ma/?p=5001", summary="Deux data centers d'ici 2027.", title="Autre titre"
+    )
     slot = state.merge(["url:site.ma/2025/10/cloud"], sitemap)
     assert state.merge(["url:site.ma/2025/10/cloud", "guid:site.ma/?p=5001"], feed) == slot
     merged = state.entries[slot]
-    assert (merged.title, merged.guid, merged.summary) == ("Cloud souverain", "https://site.ma/?p=5001",
-                                                           "Deux data centers d'ici 2027.")
+    assert (merged.title, merged.guid, merged.summary) == (
+        "Cloud souverain",
+        "https://site.ma/?p=5001",
+        "Deux data centers d'ici 2027.",
+    )
     assert merged.published_at == "2025-10-02T10:00:00Z"  # the first route's fields stay
     other = FeedEntry(url="https://site.ma/2025/10/autre/", guid="https://site.ma/?p=5001", author="X")
     assert state.merge(["url:site.ma/2025/10/autre", "guid:site.ma/?p=5001"], other) != slot  # a shared

@@ -12,7 +12,9 @@ from crawler.items import ArticleItem
 from crawler.search import fts_query, search
 from crawler.storage import Archive
 
-REAL = json.loads((Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8"))
+REAL = json.loads(
+    (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")
+)
 LONG = [a for a in REAL if len(a["content"]) > 3000]
 
 
@@ -71,15 +73,21 @@ def test_wire_copy_on_another_site_joins_the_story(archive: Archive) -> None:
 
 
 def test_fts_folds_arabic_diacritics_and_french_accents(archive: Archive) -> None:
-    archive.store(build_record(item("https://x.ma/a-11111", "تُعَدُّ اللُّغَةُ الْعَرَبِيَّةُ لُغَةً رَسْمِيَّةً فِي الْمَغْرِبِ", title="لغة")))
-    archive.store(build_record(item("https://x.ma/b-22222", "La souveraineté numérique du Maroc", title="Él")))
+    archive.store(
+        build_record(item("https://x.ma/a-11111", "تُعَدُّ اللُّغَةُ الْعَرَبِيَّةُ لُغَةً رَسْمِيَّةً فِي الْمَغْرِبِ", title="لغة"))
+    )
+    archive.store(
+        build_record(item("https://x.ma/b-22222", "La souveraineté numérique du Maroc", title="Él"))
+    )
     assert [h.id for h in search(archive.db, "العربية")] == [1]
     assert [h.id for h in search(archive.db, "souverainete")] == [2]
     assert [h.id for h in search(archive.db, "SOUVERAINETÉ numérique")] == [2]
 
 
 def test_search_finds_arabic_words_with_clitics(archive: Archive) -> None:
-    archive.store(build_record(item("https://x.ma/a-11111", "يهتم المغرب بالذكاء الإصطناعي في التعليم", title="t")))
+    archive.store(
+        build_record(item("https://x.ma/a-11111", "يهتم المغرب بالذكاء الإصطناعي في التعليم", title="t"))
+    )
     assert [h.id for h in search(archive.db, "الذكاء الاصطناعي")] == [1]
     assert search(archive.db, "الذكاء", language="ar") == []  # the item is stored as fr
     assert search(archive.db, "") == []
@@ -89,8 +97,14 @@ def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
     # The index holds folded text: its snippets read "مدينه سلا هاديه" and "souverainete".
     from crawler.search import with_original_snippets
 
-    archive.store(build_record(item("https://x.ma/a-11111", "مع حلول الغروب، بدت مدينة سلا هادئة.", title="مساء")))
-    archive.store(build_record(item("https://x.ma/b-22222", "Un texte sans rapport.", title="La souveraineté numérique")))
+    archive.store(
+        build_record(item("https://x.ma/a-11111", "مع حلول الغروب، بدت مدينة سلا هادئة.", title="مساء"))
+    )
+    archive.store(
+        build_record(
+            item("https://x.ma/b-22222", "Un texte sans rapport.", title="La souveraineté numérique")
+        )
+    )
     [arabic] = with_original_snippets(archive.db, search(archive.db, "سلا"), "سلا")
     assert arabic.snippet == "مع حلول الغروب، بدت مدينة [سلا] هادئة."
     [title_only] = with_original_snippets(archive.db, search(archive.db, "souverainete"), "souverainete")
@@ -100,8 +114,11 @@ def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
 def test_search_snippets_sit_where_the_searched_words_are_together(archive: Archive) -> None:
     from crawler.search import with_original_snippets
 
-    body = ("Selon l'avis du ministre, " + "le secteur de la mer est en crise et de nombreux ports attendent. " * 5
-            + "L'accord de pêche avec l'Union européenne a été signé, et l'État investit.")
+    body = (
+        "Selon l'avis du ministre, "
+        + "le secteur de la mer est en crise et de nombreux ports attendent. " * 5
+        + "L'accord de pêche avec l'Union européenne a été signé, et l'État investit."
+    )
     archive.store(build_record(item("https://x.ma/a-11111", body, title="Pêche")))
     [elided] = with_original_snippets(archive.db, search(archive.db, "l'État"), "l'État")
     assert "[l'État] investit." in elided.snippet  # one word, not "l" and "État"
@@ -138,10 +155,15 @@ def test_a_full_disk_is_a_clear_error_and_keeps_what_was_stored(archive: Archive
         return writer_archive
 
     async def scenario() -> None:
-        pipeline = ArchivePipeline(BatchWriter(full_disk), {"s": SourceRun("s", "r", "t")}, path=str(archive.path))
+        pipeline = ArchivePipeline(
+            BatchWriter(full_disk), {"s": SourceRun("s", "r", "t")}, path=str(archive.path)
+        )
         try:
-            with pytest.raises(StorageError, match=r"a\.db: cannot store https://x\.ma/b-22222: database or disk "
-                                                   r"is full \(hint: check free disk space"):
+            with pytest.raises(
+                StorageError,
+                match=r"a\.db: cannot store https://x\.ma/b-22222: database or disk "
+                r"is full \(hint: check free disk space",
+            ):
                 await pipeline.process_item(item("https://x.ma/b-22222", LONG[1]["content"] * 20))
         finally:
             await pipeline.close_spider()
@@ -171,7 +193,9 @@ def test_new_and_changed_articles_are_matched_but_not_a_recrawl(archive: Archive
     from alerts.matcher import Matcher
     from alerts.topics import Topic, make_term
 
-    matcher = Matcher([Topic(name="ia", title="IA", any=(make_term("intelligence artificielle", frozenset()),))])
+    matcher = Matcher(
+        [Topic(name="ia", title="IA", any=(make_term("intelligence artificielle", frozenset()),))]
+    )
     url = "https://x.ma/a-11111"
     first = archive.store_many([build_record(item(url, "Rien à signaler."))], matcher)[0]
     assert archive.db.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
@@ -189,7 +213,10 @@ def _fts_rows(archive: Archive) -> list[int]:
 
 
 def test_an_article_that_fails_in_a_batch_is_neither_stored_nor_indexed(archive: Archive) -> None:
-    good = [build_record(item(f"https://s.ma/{n}", f"Le port de Tanger Med numéro {n} bat un record.")) for n in (1, 2)]
+    good = [
+        build_record(item(f"https://s.ma/{n}", f"Le port de Tanger Med numéro {n} bat un record."))
+        for n in (1, 2)
+    ]
     broken = build_record(item("https://s.ma/3", "Un texte qui ne sera pas stocké."))
     broken.fields["no_such_column"] = 1
     results = archive.store_many([good[0], broken, good[1]])

@@ -37,8 +37,10 @@ def lint(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_lint_warns_about_short_terms_without_case(tmp_path: Path) -> None:
-    [warning] = lint(tmp_path, "topics:\n  - name: ia\n    any: [IA, AI, intelligence artificielle]\n"
-                               "    exact_case: [AI]\n")
+    [warning] = lint(
+        tmp_path,
+        "topics:\n  - name: ia\n    any: [IA, AI, intelligence artificielle]\n    exact_case: [AI]\n",
+    )
     assert "the short term 'IA' matches in any case (hint: add it to exact_case" in warning
 
 
@@ -46,17 +48,28 @@ def test_lint_gives_arabic_and_numeric_short_terms_a_hint_that_applies_to_them(t
     warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [في, 5, Jazari]\n")
     assert [w.split(": ", 1)[1] for w in warnings] == [
         "topic 'x': the short term 'في' is common as a whole word (hint: use a longer phrase, or a query with NEAR)",
-        "topic 'x': the short term '5' is common as a whole word (hint: use a longer phrase, or a query with NEAR)"]
+        "topic 'x': the short term '5' is common as a whole word (hint: use a longer phrase, or a query with NEAR)",
+    ]
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("topics:\n  - name: x\n    all: [Maroc]\n    none: [maroc]\n", "'maroc' is both required (all) and excluded (none)"),
-    ("topics:\n  - name: x\n    any: [Jazari, drone]\n    none: [jazari, Drone]\n",
-     "each of its 'any' terms is also excluded (none), 'jazari' first"),
-    ("topics:\n  - name: x\n    query: 'Jazari AND NOT Jazari'\n", "its query is a contradiction"),
-    ("topics:\n  - name: x\n    any: [Jazari]\n    sources: [a]\n    languages: [fr]\n",
-     "none of its sources publishes in its languages"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "topics:\n  - name: x\n    all: [Maroc]\n    none: [maroc]\n",
+            "'maroc' is both required (all) and excluded (none)",
+        ),
+        (
+            "topics:\n  - name: x\n    any: [Jazari, drone]\n    none: [jazari, Drone]\n",
+            "each of its 'any' terms is also excluded (none), 'jazari' first",
+        ),
+        ("topics:\n  - name: x\n    query: 'Jazari AND NOT Jazari'\n", "its query is a contradiction"),
+        (
+            "topics:\n  - name: x\n    any: [Jazari]\n    sources: [a]\n    languages: [fr]\n",
+            "none of its sources publishes in its languages",
+        ),
+    ],
+)
 def test_lint_finds_topics_that_can_never_match(tmp_path: Path, text: str, reason: str) -> None:
     warnings = lint(tmp_path, text)
     assert any(w.endswith(f"can never match: {reason}") for w in warnings), warnings
@@ -66,27 +79,33 @@ def test_lint_warns_that_a_three_letter_arabic_term_meets_other_words(tmp_path: 
     # كرة (ball) matches فكرة (idea) through the clitic ف; a phrase or a longer word does not.
     warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [كرة, كرة القدم, الكرة, مال*]\n")
     assert [w.split(": ", 2)[2].split("'")[1] for w in warnings] == ["كرة", "مال"]  # a prefix too
-    assert warnings[0].endswith("which often makes another word (كرة in فكرة) (hint: use a phrase such as "
-                                "'كرة القدم')")
+    assert warnings[0].endswith(
+        "which often makes another word (كرة in فكرة) (hint: use a phrase such as 'كرة القدم')"
+    )
 
 
 def test_lint_names_a_term_that_is_both_wanted_and_excluded(tmp_path: Path) -> None:
     warnings = lint(tmp_path, "topics:\n  - name: x\n    any: [Jazari, robotique]\n    none: [jazari]\n")
     assert [w.split(": ", 1)[1] for w in warnings] == [
-        "topic 'x': 'Jazari' is in both any and none, so it can only exclude (hint: keep it in one list)"]
+        "topic 'x': 'Jazari' is in both any and none, so it can only exclude (hint: keep it in one list)"
+    ]
 
 
-@pytest.mark.parametrize(("any_terms", "none_terms", "dead"), [
-    ("[data*]", "[data]", False),  # data* still finds "database"
-    ("[data]", "[data*]", True),
-    ("[database]", "[data*]", True),
-    ("[IA]", "[IA]", True),
-    ("[ia]", "[IA]\n    exact_case: [IA]", False),  # the exclusion is narrower: only "IA"
-    ('["intelligence artificielle"]', "[intelligence]", True),
-    ('["intelligence artif*"]', "[artificielle]", False),
-])
-def test_lint_reasons_about_prefixes_case_and_phrases(tmp_path: Path, any_terms: str, none_terms: str,
-                                                      dead: bool) -> None:
+@pytest.mark.parametrize(
+    ("any_terms", "none_terms", "dead"),
+    [
+        ("[data*]", "[data]", False),  # data* still finds "database"
+        ("[data]", "[data*]", True),
+        ("[database]", "[data*]", True),
+        ("[IA]", "[IA]", True),
+        ("[ia]", "[IA]\n    exact_case: [IA]", False),  # the exclusion is narrower: only "IA"
+        ('["intelligence artificielle"]', "[intelligence]", True),
+        ('["intelligence artif*"]', "[artificielle]", False),
+    ],
+)
+def test_lint_reasons_about_prefixes_case_and_phrases(
+    tmp_path: Path, any_terms: str, none_terms: str, dead: bool
+) -> None:
     warnings = lint(tmp_path, f"topics:\n  - name: x\n    any: {any_terms}\n    none: {none_terms}\n")
     assert any("can never match" in w for w in warnings) == dead, warnings
 

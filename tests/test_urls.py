@@ -8,21 +8,26 @@ import pytest
 
 from crawler.urls import clean_url, identity_keys, post_id, url_key
 
-ENCODED = ("https://www.hespress.com/%d8%a8%d9%8a%d8%aa-%d9%85%d8%a7%d9%84-%d8%a7%d9%84%d9%82%d8%af%d8%b3"
-           "-1701642.html")
+ENCODED = (
+    "https://www.hespress.com/%d8%a8%d9%8a%d8%aa-%d9%85%d8%a7%d9%84-%d8%a7%d9%84%d9%82%d8%af%d8%b3"
+    "-1701642.html"
+)
 DECODED = "https://www.hespress.com/بيت-مال-القدس-1701642.html"
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    (ENCODED, DECODED),
-    (ENCODED, re.sub(r"%[0-9a-f]{2}", lambda m: m.group(0).upper(), ENCODED).replace("www.", "")),
-    ("https://telquel.ma/2026/03/24/slug_123456", "http://mobile.telquel.ma/2026/03/24/slug_123456/"),
-    ("https://www.le360.ma/a/?utm_source=fb&utm_medium=x&id=3", "https://le360.ma/a?id=3#comments"),
-    ("https://lebrief.ma/slug-100160257/", "https://m.lebrief.ma/slug-100160257/amp/"),
-    ("https://www.hespress.com/slug-1702003.html", "https://www.hespress.com/amp/slug-1702003.html"),
-    ("https://www.le360.ma/economie/slug/", "https://le360.ma/amp/economie/slug/"),
-    ("https://x.ma/a?b=2&a=1", "https://x.ma/a?a=1&b=2&fbclid=XYZ"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (ENCODED, DECODED),
+        (ENCODED, re.sub(r"%[0-9a-f]{2}", lambda m: m.group(0).upper(), ENCODED).replace("www.", "")),
+        ("https://telquel.ma/2026/03/24/slug_123456", "http://mobile.telquel.ma/2026/03/24/slug_123456/"),
+        ("https://www.le360.ma/a/?utm_source=fb&utm_medium=x&id=3", "https://le360.ma/a?id=3#comments"),
+        ("https://lebrief.ma/slug-100160257/", "https://m.lebrief.ma/slug-100160257/amp/"),
+        ("https://www.hespress.com/slug-1702003.html", "https://www.hespress.com/amp/slug-1702003.html"),
+        ("https://www.le360.ma/economie/slug/", "https://le360.ma/amp/economie/slug/"),
+        ("https://x.ma/a?b=2&a=1", "https://x.ma/a?a=1&b=2&fbclid=XYZ"),
+    ],
+)
 def test_same_article_same_key(a: str, b: str) -> None:
     assert url_key(a) == url_key(b)
 
@@ -37,24 +42,30 @@ def test_clean_url_keeps_scheme_and_drops_tracking() -> None:
     assert clean_url("/a/b", base="https://x.ma/feed") == "https://x.ma/a/b"
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    (ENCODED, "hespress.com:1701642"),
-    ("https://fr.hespress.com/488518-finale-du-mondial.html", "fr.hespress.com:488518"),
-    ("https://www.hespress.com/?p=1702003", "hespress.com:1702003"),
-    ("https://ar.hibapress.com/details-412345.html", "ar.hibapress.com:412345"),
-    ("https://www.yabiladi.com/articles/details/165432/slug.html", "yabiladi.com:165432"),
-    ("https://telquel.ma/instant-t/2026/03/24/slug_1234567/", "telquel.ma:1234567"),
-    ("https://fr.le360.ma/politique/slug_ABCDEFGHIJKLMNOPQRSTUVWXYZ/", "fr.le360.ma:ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-    ("https://lematin.ma/nation/slug/294959", "lematin.ma:294959"),
-    ("https://www.moroccoworldnews.com/2026/03/123456/slug/", "moroccoworldnews.com:123456"),
-    ("https://www.h24info.ma/maroc/une-belle-histoire/", None),
-    ("https://medias24.com/2025/07/29/slug/", None),
-    # Numbers that are not post ids must not merge articles.
-    ("https://2m.ma/ar/news/slug-20191215/", None),
-    ("https://www.h24info.ma/maroc/loi-de-finances-100000/", None),
-    ("https://www.yabiladi.com/articles/details/123457/maroc-300000.html", "yabiladi.com:123457"),
-    ("https://www.hespress.com/tag/2026-100000", None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (ENCODED, "hespress.com:1701642"),
+        ("https://fr.hespress.com/488518-finale-du-mondial.html", "fr.hespress.com:488518"),
+        ("https://www.hespress.com/?p=1702003", "hespress.com:1702003"),
+        ("https://ar.hibapress.com/details-412345.html", "ar.hibapress.com:412345"),
+        ("https://www.yabiladi.com/articles/details/165432/slug.html", "yabiladi.com:165432"),
+        ("https://telquel.ma/instant-t/2026/03/24/slug_1234567/", "telquel.ma:1234567"),
+        (
+            "https://fr.le360.ma/politique/slug_ABCDEFGHIJKLMNOPQRSTUVWXYZ/",
+            "fr.le360.ma:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ),
+        ("https://lematin.ma/nation/slug/294959", "lematin.ma:294959"),
+        ("https://www.moroccoworldnews.com/2026/03/123456/slug/", "moroccoworldnews.com:123456"),
+        ("https://www.h24info.ma/maroc/une-belle-histoire/", None),
+        ("https://medias24.com/2025/07/29/slug/", None),
+        # Numbers that are not post ids must not merge articles.
+        ("https://2m.ma/ar/news/slug-20191215/", None),
+        ("https://www.h24info.ma/maroc/loi-de-finances-100000/", None),
+        ("https://www.yabiladi.com/articles/details/123457/maroc-300000.html", "yabiladi.com:123457"),
+        ("https://www.hespress.com/tag/2026-100000", None),
+    ],
+)
 def test_post_id(url: str, expected: str | None) -> None:
     assert post_id(url) == expected
 

@@ -61,12 +61,22 @@ def test_a_watcher_follows_its_topics_narrowed_by_source_and_language(tmp_path: 
 
 def test_the_shipped_watchers_file_and_its_examples_load(tmp_path: Path) -> None:
     assert load_config(ROOT / "config").watchers == ()
-    examples = (ROOT / "config" / "watchers.yaml").read_text("utf-8").split("# Examples (uncomment and adapt):")[1]
-    text = "watchers:\n" + "\n".join(line.removeprefix("#") for line in examples.splitlines()
-                                     if line.startswith("#   ") or line == "#")
+    examples = (
+        (ROOT / "config" / "watchers.yaml").read_text("utf-8").split("# Examples (uncomment and adapt):")[1]
+    )
+    text = "watchers:\n" + "\n".join(
+        line.removeprefix("#") for line in examples.splitlines() if line.startswith("#   ") or line == "#"
+    )
     path = tmp_path / "watchers.yaml"
     path.write_text(text, "utf-8")
     env = {"VEILLE_WEBHOOK_SECRET": "x", "TELEGRAM_BOT_TOKEN": "t", "TELEGRAM_CHAT_ID": "c"}
-    names = [w.name for w in load_watchers(path, {"ia", "mistral-ai", "data-centers", "jazari",
-                                                  "souverainete", "maroc-digital-2030"}, set(), env)]
+    names = [
+        w.name
+        for w in load_watchers(
+            path,
+            {"ia", "mistral-ai", "data-centers", "jazari", "souverainete", "maroc-digital-2030"},
+            set(),
+            env,
+        )
+    ]
     assert names == ["cellule-ia", "direction", "intranet", "telegram"]

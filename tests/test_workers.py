@@ -27,8 +27,14 @@ def alive(pid: int) -> bool:
 
 
 def test_a_worker_exits_when_its_parent_is_killed() -> None:
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=60,
-                         cwd=os.path.dirname(os.path.dirname(__file__)), check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        check=False,
+    )
     worker = int(out.stdout.split()[0])
     deadline = time.monotonic() + 10
     while alive(worker) and time.monotonic() < deadline:
