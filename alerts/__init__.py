@@ -1,1 +1,1 @@
-"""Keyword topics, matching and alert delivery (issues 3 and 4; not built yet)."""
+"""Matching articles against keyword topics (pure), and delivering alerts and admin notices."""

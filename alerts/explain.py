@@ -51,11 +51,11 @@ def render_text(explanation: Explanation, article: Article, ansi: bool = False) 
                 lines.append(f"  {field_name}: {highlight(getattr(article, field_name), hits, *mark)}")
     if not explanation.matches:
         lines.append("no topic matches")
-    for miss in explanation.near_misses:
-        lines.append(
-            f"near miss: '{miss.term.text}' in {miss.field}, in the word '{miss.word}' "
-            f"at {miss.start} ({', '.join(miss.topics)}): {miss.reason}"
-        )
+    lines.extend(
+        f"near miss: '{miss.term.text}' in {miss.field}, in the word '{miss.word}' "
+        f"at {miss.start} ({', '.join(miss.topics)}): {miss.reason}"
+        for miss in explanation.near_misses
+    )
     touched = {name for miss in explanation.near_misses for name in miss.topics}
     for topic, reason in explanation.not_matched.items():
         if reason not in UNTOUCHED or topic in touched:

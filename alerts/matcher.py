@@ -461,7 +461,7 @@ def _restricted(topic: Topic, article: Article) -> str | None:
     return None
 
 
-def _query_witnesses(topic: Topic, found, texts: dict[str, _FieldText]) -> dict[Term, list[RawHit]]:  # noqa: ANN001
+def _query_witnesses(topic: Topic, found, texts: dict[str, _FieldText]) -> dict[Term, list[RawHit]]:
     """The raw hits that make the topic's query hold, per query term; empty when it does not hold."""
     by_ref = {(t.text, t.prefix, t.field): t for t in topic.query_terms}
     raw: dict[tuple[TermRef, Hit], RawHit] = {}

@@ -1,4 +1,6 @@
-"""The deliveries a match owes: one per watcher, story and channel, due when the watcher wants it (pure)."""
+"""The deliveries a match owes: one per watcher, story and channel, due when the watcher wants it.
+
+Decided here; the rows are written inside the archive's write transaction."""
 
 from __future__ import annotations
 

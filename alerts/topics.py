@@ -291,11 +291,12 @@ def lint_topics(topics: Topics, source_languages: dict[str, tuple[str, ...]] | N
         if reason:
             warnings.append(f"{topics.path}: topic '{topic.name}' can never match: {reason}")
             continue
-        for term in (t for t in topic.any if excluded_by(t, topic.none)):
-            warnings.append(
-                f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
-                "so it can only exclude (hint: keep it in one list)"
-            )
+        warnings.extend(
+            f"{topics.path}: topic '{topic.name}': '{term.text}' is in both any and none, "
+            "so it can only exclude (hint: keep it in one list)"
+            for term in topic.any
+            if excluded_by(term, topic.none)
+        )
     return warnings
 
 

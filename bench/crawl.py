@@ -40,8 +40,7 @@ PER_SITEMAP = 1000
 def paragraphs() -> list[str]:
     """Real Arabic paragraphs (thevoice.ma) to build article bodies from."""
     articles = json.loads(REAL.read_text("utf-8"))
-    out = [p.strip() for a in articles for p in a["content"].split("\n") if len(p.strip()) > 120]
-    return out
+    return [p.strip() for a in articles for p in a["content"].split("\n") if len(p.strip()) > 120]
 
 
 def article_page(n: int, title: str, body: list[str], related: list[str]) -> str:

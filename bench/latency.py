@@ -26,6 +26,7 @@ Usage: python bench/latency.py [--samples 5] [--interval 60] [--articles 10] [--
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -224,7 +225,7 @@ def report(
     median, worst = statistics.median(latencies), max(latencies)
     ideal = [max(0.0, s.crawl_start - s.published) for s in done if s.crawl_start]
     baseline = statistics.median(ideal) if ideal else float("nan")
-    polls = [b[0] - a[0] for a, b in zip(crawls, crawls[1:], strict=False)]
+    polls = [b[0] - a[0] for a, b in itertools.pairwise(crawls)]
     print(
         f"{len(done)}/{len(samples)} emails; latency median {median:.1f} s, max {worst:.1f} s, "
         f"min {min(latencies):.1f} s"

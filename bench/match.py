@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import random
 import re
@@ -61,7 +62,7 @@ def vocabulary(texts: list[str], count: int, rng: random.Random, skip: int) -> l
     for text in texts:
         found = [w for w in tokens(text) if len(w) > 2 and w not in STOP and not w.isdigit()]
         words.update(found)
-        pairs.update(f"{a} {b}" for a, b in zip(found, found[1:], strict=False))
+        pairs.update(f"{a} {b}" for a, b in itertools.pairwise(found))
     single = [w for w, n in words.most_common()[skip:] if n > 1]
     double = [p for p, n in pairs.most_common() if n > 1]
     terms = rng.sample(single, min(len(single), int(count * 0.6)))

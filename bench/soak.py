@@ -469,8 +469,8 @@ def report(args: argparse.Namespace, bare: list[dict], daemon: list[dict], log: 
             f"{times['p95_s'] * 1000:.1f} ms, max {times['max_s'] * 1000:.1f} ms; first cycle "
             f"{times['first_s']:.2f} s"
         )
-    extra = [line for line in daemon if "outcomes" in line][0]
-    bare_statuses = [line for line in bare if "statuses" in line][0]["statuses"]
+    extra = next(line for line in daemon if "outcomes" in line)
+    bare_statuses = next(line for line in bare if "statuses" in line)["statuses"]
     print(
         f"daemon crawl outcomes {extra['outcomes']}, articles {extra['articles']}, deliveries "
         f"{extra['deliveries']}, emails received {emails}, articles published during the soak "

@@ -207,8 +207,10 @@ def dispatch_now(config: Config) -> str:
     finally:
         archive.close()
     lines = [
-        f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
-        f"{done.postponed} held back by a cap"
+        (
+            f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
+            f"{done.postponed} held back by a cap"
+        )
     ]
     return "\n".join(lines + [f"  {error}" for error in done.errors[:10]])
 
@@ -227,8 +229,10 @@ def render_summary(runs: list[SourceRun]) -> str:
     lines = [
         table,
         "",
-        f"{len(runs)} sources: {counts}; "
-        f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles",
+        (
+            f"{len(runs)} sources: {counts}; "
+            f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"
+        ),
     ]
     for run in failed + cut + [r for r in runs if r.succeeded and r.messages]:
         label = run.source if run.status == "failed" else f"{run.source} ({run.status})"

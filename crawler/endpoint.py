@@ -44,7 +44,7 @@ def health_report(daemon: Any) -> tuple[int, dict]:
 class Endpoint(Resource):
     """GET /healthz and /metrics; everything else is 404."""
 
-    isLeaf = True
+    isLeaf = True  # noqa: N815 (Twisted's name)
 
     def __init__(self, daemon: Any) -> None:
         super().__init__()

@@ -6,6 +6,7 @@ publishing rhythm allows, or when fewer of its new articles come out whole (body
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,7 +68,7 @@ def learn_rhythm(articles: tuple[Seen, ...], since: datetime, now: datetime) -> 
     times = sorted(a.published for a in articles if since <= a.published <= now)
     if len(times) < MIN_HISTORY:
         return Rhythm(len(times), None, None)
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     span = now - max(since, times[0])  # a young source (or a capped history) spans less than the window
     return Rhythm(len(times), span.total_seconds() / len(times), max(gaps))
 

@@ -100,7 +100,7 @@ class _FoldTable(dict[int, str]):
 
 
 _TABLE = _FoldTable()
-for _cp in [*range(0x0000, 0x0250), *range(0x0600, 0x0700), *range(0x2000, 0x2070)]:
+for _cp in [*range(0x0250), *range(0x0600, 0x0700), *range(0x2000, 0x2070)]:
     _TABLE[_cp] = _fold_char(chr(_cp))
 
 

@@ -1,4 +1,4 @@
-"""The archive: one SQLite file through sqlite-utils (WAL, migrations); the only module that writes it."""
+"""The archive: one SQLite file through sqlite-utils (WAL, migrations): open, store articles, look up."""
 
 from __future__ import annotations
 

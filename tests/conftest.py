@@ -22,7 +22,7 @@ def _allowed(address: Any) -> bool:
     return True  # Unix sockets and the like stay on this machine
 
 
-def _guarded(original):  # noqa: ANN001, ANN202
+def _guarded(original):
     def connect(self: socket.socket, address: Any) -> Any:
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _allowed(address):
             raise AssertionError(f"test tried to leave 127.0.0.1: {address!r}")

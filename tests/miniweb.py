@@ -89,12 +89,12 @@ class _Doc:
 class _Handler(BaseHTTPRequestHandler):
     server: _SiteServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self.server.web._handle(self, self.server.site)
 
-    do_HEAD = do_GET
+    do_HEAD = do_GET  # noqa: N815 (http.server's name)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log (see MiniWeb.requests)."""
 
 

@@ -116,7 +116,7 @@ def test_the_resolver_refuses_what_a_name_resolves_to() -> None:
     assert resolver._checked("196.200.131.1", "www.hespress.com") == "196.200.131.1"
     assert resolver._checked("10.0.0.5", "intra.gov.ma") == "10.0.0.5"
     with pytest.raises(
-        BlockedAddressError, match="refused: evil.ma resolves to 169.254.169.254, a link-local"
+        BlockedAddressError, match=r"refused: evil\.ma resolves to 169\.254\.169\.254, a link-local"
     ):
         resolver._checked("169.254.169.254", "evil.ma")
 

@@ -15,7 +15,7 @@ from crawler.cli import main
 ROOT = Path(__file__).parent.parent
 
 
-def run(*args: str, env: dict | None = None):  # noqa: ANN201
+def run(*args: str, env: dict | None = None):
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 

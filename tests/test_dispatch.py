@@ -216,7 +216,7 @@ def test_errors_never_show_a_secret_carried_by_the_webhook_url(tmp_path: Path, s
 
 def test_an_apprise_url_reaches_its_service(tmp_path: Path, smtp: SmtpServer, hook: WebhookReceiver) -> None:
     smtp.start()
-    archive, watchers, policy, now = setup(tmp_path, smtp, None)
+    archive, _watchers, policy, now = setup(tmp_path, smtp, None)
     target = hook.url.replace("http://", "json://")
     watcher = Watcher(
         name="w", title="w", topics=("ia",), email=("a@example.ma",), apprise=(Secret(target, target),)

@@ -28,7 +28,7 @@ def test_every_table_and_column_is_documented(tmp_path: Path) -> None:
     db = open_database(tmp_path / "x.db")
     assert migrations.pending(db) == []
     for table in db.table_names():
-        if table.startswith("_") or table.startswith("articles_fts_"):
+        if table.startswith(("_", "articles_fts_")):
             continue
         assert f"| `{table}` |" in README, table
         if table != "articles_fts":

@@ -31,13 +31,17 @@ ANNOUNCED = (
         ),
         (
             DownloadCancelledError(ANNOUNCED),
-            "download cancelled: the body is 12,582,912 bytes, over max_response_bytes (10,485,760) "
-            "(hint: raise max_response_bytes if the body is legitimate)",
+            (
+                "download cancelled: the body is 12,582,912 bytes, over max_response_bytes (10,485,760) "
+                "(hint: raise max_response_bytes if the body is legitimate)"
+            ),
         ),
         (
             DownloadCancelledError(),
-            "download cancelled: the body grew over max_response_bytes (10,485,760 bytes) "
-            "(hint: raise max_response_bytes if the body is legitimate)",
+            (
+                "download cancelled: the body grew over max_response_bytes (10,485,760 bytes) "
+                "(hint: raise max_response_bytes if the body is legitimate)"
+            ),
         ),
     ],
 )

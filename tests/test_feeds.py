@@ -52,8 +52,10 @@ def test_a_sentence_like_the_footer_is_not_taken_for_it() -> None:
     "footer",
     [
         "<p>The post Cloud souverain : deux data centers d’ici 2027 appeared first on H24info.</p>",
-        "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
-        "<a href='https://h24info.ma'>H24info</a>.</p>",
+        (
+            "<p>L&#8217;article Cloud souverain : deux data centers d’ici 2027 est apparu en premier sur "
+            "<a href='https://h24info.ma'>H24info</a>.</p>"
+        ),
     ],
 )
 def test_the_wordpress_footer_leaves_summaries_and_full_texts(footer: str) -> None:
@@ -129,7 +131,7 @@ XXE = b"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/p
 
 @pytest.mark.parametrize("body", [BOMB, XXE], ids=["entity-bomb", "external-entity"])
 @pytest.mark.parametrize("parser", [parse_feed, parse_sitemap], ids=["feed", "sitemap"])
-def test_entity_declarations_are_refused(body: bytes, parser) -> None:  # noqa: ANN001
+def test_entity_declarations_are_refused(body: bytes, parser) -> None:
     with pytest.raises(UnsafeXMLError, match="declares XML entities"):
         parser(body, "https://x.ma/feed")
 

@@ -290,7 +290,7 @@ def test_feed_fixtures_parse_as_documented(web: MiniWeb) -> None:
     empty = parse("faults", "/empty.xml")
     assert len(empty.entries) == 0 and not empty.bozo
     wrong = parse("faults", "/wrong-encoding.xml")
-    assert [e.title for e in wrong.entries][0].endswith("pour la randonnée")
+    assert next(e.title for e in wrong.entries).endswith("pour la randonnée")
     relative = parse("rel-cp1252", "/feed")
     assert relative.encoding == "windows-1252" and len(relative.entries) == 4
     assert all(e.link.startswith(web.base("rel-cp1252") + "/") for e in relative.entries)

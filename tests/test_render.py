@@ -84,8 +84,10 @@ def test_every_real_title_survives_the_subject_encoding() -> None:
         (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")
     )
     titles = [a["title"] for a in real if a.get("title")] + [
-        "L’UE accorde 101,7 millions d’euros au Maroc pour la gestion des frontières et la lutte contre les "
-        "migrations",
+        (
+            "L’UE accorde 101,7 millions d’euros au Maroc pour la gestion des frontières et la lutte contre les "
+            "migrations"
+        ),
         "الذكاء الاصطناعي في الطب",
     ]
     for title in titles:

@@ -262,7 +262,7 @@ def test_veille_serve_answers_with_the_canned_queries(archive_path: Path, config
         )
         assert status == 200 and {row["id"] for row in json.loads(body)} == {1, 2}
         status, body = get(base + "/v/source_health.json?_shape=array")
-        assert [row["name"] for row in json.loads(body)][0] == "news-fr"
+        assert next(row["name"] for row in json.loads(body)) == "news-fr"
     finally:
         server.terminate()
         server.wait(timeout=15)

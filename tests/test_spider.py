@@ -43,7 +43,7 @@ def spider(tmp_path: Path) -> SourcesSpider:
     archive.close()
 
 
-async def _drain(agen) -> list:  # noqa: ANN001
+async def _drain(agen) -> list:
     return [x async for x in agen]
 
 
