@@ -28,16 +28,22 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from alerts.watchers import Watcher
 from crawler import __version__
+from crawler.archive.articles import Archive
 from crawler.config import Config, Source, load_config
-from crawler.dates import format_utc, utc_now
+from crawler.config.schedules import Schedule, format_duration, parse_duration
+from crawler.config.watchers import Watcher
+from crawler.daemon.triggers import (
+    crawl_trigger,
+    describe_trigger,
+    digest_trigger,
+    spread_offset,
+    trigger_key,
+)
 from crawler.exceptions import ConfigError, StorageError
+from crawler.extract.dates import format_utc, utc_now
+from crawler.extract.urls import domain
 from crawler.runs import SourceRun
-from crawler.schedules import Schedule, format_duration, parse_duration
-from crawler.storage import Archive
-from crawler.triggers import crawl_trigger, describe_trigger, digest_trigger, spread_offset, trigger_key
-from crawler.urls import domain
 
 logger = logging.getLogger("veille.daemon")
 T = TypeVar("T")
@@ -77,7 +83,7 @@ class Daemon:
     """The running daemon: config, archive, scheduler, runners and the writer lanes."""
 
     def __init__(self, config: Config, lock_file: Any) -> None:
-        from crawler.metrics import Counters
+        from crawler.daemon.metrics import Counters
         from crawler.workers import AnalysisPool
 
         self.config = config
@@ -203,7 +209,7 @@ class Daemon:
     def _close_lane(self, lane: str) -> None:
         archive = self.lane_archives.pop(lane, None)
         if lane == "status":
-            from crawler.daemonstate import publish_state
+            from crawler.archive.state import publish_state
 
             archive = archive or Archive.open(self.db_path)
             publish_state(archive.db.conn, {"stopped_at": format_utc(utc_now())})
@@ -388,7 +394,7 @@ class Daemon:
 
     async def heartbeat(self) -> None:
         """Publish the jobs and a heartbeat for `veille status` (on the status lane)."""
-        from crawler.daemonstate import JobRow
+        from crawler.archive.state import JobRow
 
         if self.scheduler is None or self.stopping:
             return
@@ -590,8 +596,8 @@ class Daemon:
         )
 
     def _after_crawl_chore(self, conn: Any, name: str, config: Config) -> int | None:
-        from crawler.health import adapt_interval
-        from crawler.healthcheck import load_facts
+        from crawler.daemon.health import adapt_interval
+        from crawler.daemon.healthcheck import load_facts
 
         now = utc_now()
         facts = load_facts(conn, name, now)  # once, for both health and the polling interval
@@ -601,8 +607,8 @@ class Daemon:
         return adapt_interval(config.source(name).schedule, facts, now)
 
     def _health_chore(self, conn: Any, name: str, config: Config, facts: Any = None) -> None:
-        from crawler.health import Thresholds
-        from crawler.healthcheck import check_source
+        from crawler.daemon.health import Thresholds
+        from crawler.daemon.healthcheck import check_source
 
         if _enabled_source(self.config, name) is None:
             return  # disabled or removed since this check was queued: its problems were just closed
@@ -617,13 +623,13 @@ class Daemon:
             logger.warning(line, extra={"source": name})
 
     def _forget_chore(self, conn: Any, watched: set[str]) -> None:
-        from crawler.healthcheck import forget_sources
+        from crawler.daemon.healthcheck import forget_sources
 
         for name in forget_sources(conn, watched):
             logger.info("source %s is no longer crawled: its open problems are closed", name)
 
     def _retention_chore(self, conn: Any, config: Config) -> None:
-        from crawler.retention import prune
+        from crawler.archive.retention import prune
 
         settings = config.settings
         done = prune(
@@ -649,12 +655,12 @@ class Daemon:
         self._dispatch_chore(conn, config)
 
     def _publish_state_chore(self, conn: Any, values: dict[str, str | None]) -> None:
-        from crawler.daemonstate import publish_state
+        from crawler.archive.state import publish_state
 
         publish_state(conn, values)
 
     def _heartbeat_chore(self, conn: Any, jobs: list, values: dict[str, str | None]) -> None:
-        from crawler.daemonstate import publish_jobs, publish_state
+        from crawler.archive.state import publish_jobs, publish_state
 
         publish_jobs(conn, jobs)
         publish_state(conn, values)
@@ -676,7 +682,7 @@ class Daemon:
         from twisted.internet import reactor
         from twisted.web.server import Site
 
-        from crawler.endpoint import Endpoint
+        from crawler.daemon.http import Endpoint
 
         host, _, port = listen.rpartition(":")
         self.http_port = reactor.listenTCP(int(port), Site(Endpoint(self)), interface=host.strip("[]"))
@@ -727,7 +733,7 @@ def run_daemon(config: Config, log_format: str | None = None, verbose: bool = Fa
     from scrapy.utils.log import configure_logging
     from twisted.internet import reactor
 
-    from crawler.logs import configure_logs
+    from crawler.daemon.logs import configure_logs
     from crawler.runner import build_scrapy_settings
 
     settings = build_scrapy_settings(config)

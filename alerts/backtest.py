@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alerts.matcher import Article, Matcher
-from alerts.topics import Topics
+from crawler.config.topics import Topics
 
 SHARE_WARNING = 0.05
 

@@ -13,13 +13,13 @@ from alerts.backtest import archive_articles, render_backtest, run_backtest
 from alerts.channels import not_retried
 from alerts.explain import render_json, render_text
 from alerts.matcher import Article, Matcher
-from alerts.topics import Topics, lint_topics, load_topics
+from crawler.archive.articles import Archive
 from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config
-from crawler.dates import format_utc, utc_now
+from crawler.config.topics import Topics, lint_topics, load_topics
 from crawler.exceptions import ConfigError
-from crawler.language import choose_language
-from crawler.storage import Archive
+from crawler.extract.dates import format_utc, utc_now
+from crawler.extract.language import choose_language
 from crawler.tables import format_table, shorten
 
 

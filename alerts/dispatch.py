@@ -25,8 +25,8 @@ from alerts.channels import (
 from alerts.notices import Notice, raise_notice, save_settlement, send_notices
 from alerts.outbox import apprise_of, settle
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
-from alerts.watchers import SECRET, Watcher
-from crawler.dates import format_utc
+from crawler.config.watchers import SECRET, Watcher
+from crawler.extract.dates import format_utc
 
 
 @dataclass

@@ -17,9 +17,9 @@ from operator import itemgetter
 import numpy as np
 
 from alerts.patterns import DIGITS, NOT_ALNUM, Plan, bounded_keys, build_automaton, make_plan
-from alerts.query import Hit, TermRef, witnesses
-from alerts.topics import FIELDS, Term, Topic
-from crawler.normalize import WORD_RE, normalize, offsets_array, original_span
+from crawler.config.query import Hit, TermRef, witnesses
+from crawler.config.topics import FIELDS, Term, Topic
+from crawler.extract.normalize import WORD_RE, normalize, offsets_array, original_span
 
 ELISIONS = frozenset({"l", "d", "qu", "j", "n", "s", "c", "m", "t", "jusqu", "lorsqu", "puisqu"})
 MAX_SPANS = 20  # per topic match: enough to highlight, bounded for storage

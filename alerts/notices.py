@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from alerts.channels import Outcome, guarded, send_apprise, send_email, send_webhook
 from alerts.outbox import NAMESPACE, apprise_of, channels_of, settle
 from alerts.render import new_message, safe_data
-from alerts.watchers import Watcher
-from crawler.cleaning import safe_text
-from crawler.dates import format_utc
+from crawler.config.watchers import Watcher
+from crawler.extract.cleaning import safe_text
+from crawler.extract.dates import format_utc
 
 if TYPE_CHECKING:
     from alerts.dispatch import Policy

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.watchers import Secret, Watcher
-from crawler.dates import format_utc
+from crawler.config.watchers import Secret, Watcher
+from crawler.extract.dates import format_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAMESPACE = uuid.UUID("6b1d7f52-4c4e-4f0a-9a53-76656c6c6531")  # fixed: delivery ids never change

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from alerts.topics import FIELDS, Term, Topic
+from crawler.config.topics import FIELDS, Term, Topic
 
 ARABIC_LETTERS = range(0x0621, 0x064B)
 # Proclitics an Arabic word may carry: conjunction, then preposition, then the article.

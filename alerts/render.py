@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from crawler.cleaning import safe_line, safe_text
+from crawler.extract.cleaning import safe_line, safe_text
 
 SCHEMA = "veille.alert/1"
 SNIPPET = 220

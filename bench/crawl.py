@@ -165,8 +165,8 @@ def full_cycles(config: object) -> list[tuple[str, float, list]]:
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor
 
+    from crawler.archive.articles import Archive
     from crawler.runner import build_scrapy_settings, crawl_sources
-    from crawler.storage import Archive
     from crawler.workers import AnalysisPool
 
     runner = AsyncCrawlerRunner(build_scrapy_settings(config, log_level="ERROR"))

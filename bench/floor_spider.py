@@ -22,7 +22,7 @@ import trafilatura
 
 from bench.bare_spider import BareSpider, run_sitemap_spider
 from crawler.config import Config
-from crawler.extract import TRAFILATURA
+from crawler.extract.article import TRAFILATURA
 
 _db: sqlite3.Connection | None = None
 _pending = 0

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alerts.matcher import Article, Matcher  # noqa: E402
-from alerts.topics import Topic, make_term  # noqa: E402
-from crawler.normalize import normalize, tokens  # noqa: E402
+from crawler.config.topics import Topic, make_term  # noqa: E402
+from crawler.extract.normalize import normalize, tokens  # noqa: E402
 
 REAL = ROOT / "tests" / "fixtures" / "realdata" / "thevoice_articles.json"
 SHARED = ROOT.parent / "shared" / "realdata" / "morocco-media-crawler"

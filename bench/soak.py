@@ -282,7 +282,7 @@ def soak_daemon(config_dir: Path, site: Path, cycles: int, warm: int, new_every:
     from scrapy.utils.log import configure_logging
 
     from crawler.config import load_config
-    from crawler.logs import configure_logs
+    from crawler.daemon.logs import configure_logs
     from crawler.runner import build_scrapy_settings
     from scheduler import Daemon, take_lock
 

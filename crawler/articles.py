@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.cleaning import safe_text
-from crawler.fingerprint import content_hash, fingerprint_text
+from crawler.archive.articles import StoredArticle
+from crawler.archive.search import Texts, indexed_texts
+from crawler.extract.cleaning import safe_text
+from crawler.extract.fingerprint import content_hash, fingerprint_text
+from crawler.extract.urls import clean_url, identity_keys
 from crawler.items import ArticleItem
-from crawler.search import Texts, indexed_texts
-from crawler.storage import StoredArticle
-from crawler.urls import clean_url, identity_keys
 
 ARTICLE_FIELDS = (
     "source",

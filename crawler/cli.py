@@ -11,16 +11,16 @@ from datetime import timedelta
 import click
 
 from crawler import __version__
+from crawler.archive.articles import Archive
+from crawler.archive.reports import source_health
+from crawler.archive.search import search, with_original_snippets
 from crawler.clitools import CommandError, load, open_archive, parse_since
 from crawler.config import Config, config_dir, read_settings
-from crawler.dates import format_utc, utc_now
+from crawler.config.yamlconf import LANGUAGES
 from crawler.exceptions import VeilleError
-from crawler.reports import source_health
+from crawler.extract.dates import format_utc, utc_now
 from crawler.runs import SourceRun
-from crawler.search import search, with_original_snippets
-from crawler.storage import Archive
 from crawler.tables import format_table, shorten
-from crawler.yamlconf import LANGUAGES
 
 
 @click.group()
@@ -65,7 +65,7 @@ def check(ctx: click.Context) -> None:
         f"{topics} topics; {len(config.watchers)} watchers; database {config.database_path()}"
     )
     from alerts.backtest import broad_term_warnings
-    from alerts.topics import lint_topics
+    from crawler.config.topics import lint_topics
 
     warnings = config.settings.warnings(config.directory / "settings.yaml")
     warnings += lint_topics(config.topics, {s.name: s.languages for s in config.sources})
@@ -159,7 +159,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Example: veille status
     """
-    from crawler.daemonstate import read_status
+    from crawler.archive.state import read_status
     from crawler.statusview import render_status, status_json
 
     # Only the database is needed, read-only: status must work while a broken edit waits to be fixed.
@@ -192,7 +192,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def dispatch_now(config: Config) -> str:
     """Send the alerts that are due (so a cron job gets alerts without the daemon); one summary line."""
     from alerts.dispatch import dispatch_due, policy_from
-    from crawler.daemonstate import read_status
+    from crawler.archive.state import read_status
 
     archive = open_archive(config)
     try:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from crawler.archive.articles import Archive
 from crawler.config import Config, SecretsNotNeeded, load_config
-from crawler.dates import format_utc, utc_now
+from crawler.config.schedules import parse_duration
 from crawler.exceptions import ConfigError, VeilleError
-from crawler.schedules import parse_duration
-from crawler.storage import Archive
+from crawler.extract.dates import format_utc, utc_now
 
 
 class CommandError(click.ClickException):

@@ -17,10 +17,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
-from crawler.addresses import AddressPolicy, is_ip_literal, scheme_refusal
 from crawler.exceptions import BlockedAddressError
+from crawler.extract.addresses import AddressPolicy, is_ip_literal, scheme_refusal
+from crawler.extract.urls import endpoint
 from crawler.resolver import address_policy
-from crawler.urls import endpoint
 
 SKIPPED = "skipped, its host failed earlier in this crawl"
 

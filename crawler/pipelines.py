@@ -10,11 +10,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from alerts.matcher import Matcher
+from crawler.archive.articles import Archive
 from crawler.articles import build_record
 from crawler.exceptions import StorageError
 from crawler.items import ArticleItem
 from crawler.runs import SourceRun
-from crawler.storage import Archive
 from crawler.writer import BatchWriter
 
 logger = logging.getLogger(__name__)

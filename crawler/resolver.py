@@ -16,8 +16,8 @@ from scrapy.resolver import CachingThreadedResolver
 from scrapy.settings import BaseSettings
 from twisted.internet.defer import Deferred
 
-from crawler.addresses import AddressPolicy
 from crawler.exceptions import BlockedAddressError
+from crawler.extract.addresses import AddressPolicy
 
 
 def address_policy(settings: BaseSettings) -> AddressPolicy:

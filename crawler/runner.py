@@ -10,11 +10,11 @@ from scrapy.crawler import AsyncCrawlerProcess, AsyncCrawlerRunner
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.utils.misc import build_from_crawler, load_object
 
+from crawler.archive.articles import Archive
 from crawler.config import Config
-from crawler.dates import utc_now_iso
+from crawler.extract.dates import utc_now_iso
 from crawler.runs import SourceRun
 from crawler.settings import scrapy_settings
-from crawler.storage import Archive
 from crawler.workers import AnalysisPool
 from spiders.sources import SourcesSpider
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
+from crawler.archive.search import fts_query
 from crawler.clitools import CommandError, load, open_archive
 from crawler.config import Config
-from crawler.search import fts_query
 
 INSTALL_HINT = "Datasette is not installed (hint: .venv/bin/pip install -e '.[serve]')"
 DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')"

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from crawler import __version__
-from crawler.settings_spec import Settings
+from crawler.config.settings import Settings
 
 BOT_NAME = "veille"
 SPIDER_MODULES = ["spiders"]

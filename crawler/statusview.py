@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 
-from crawler.daemonstate import Status
-from crawler.dates import parse_utc
-from crawler.schedules import format_duration
+from crawler.archive.state import Status
+from crawler.config.schedules import format_duration
+from crawler.extract.dates import parse_utc
 from crawler.tables import format_table, shorten
 
 

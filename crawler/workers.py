@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crawler.articles import Digest, digest_text
-from crawler.extract import Extracted, SiteRules, extract_article
-from crawler.feeds import FeedEntry
+from crawler.extract.article import Extracted, SiteRules, extract_article
+from crawler.extract.feeds import FeedEntry
 
 logger = logging.getLogger(__name__)
 PARENT_CHECK_SECONDS = 1.0

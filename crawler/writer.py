@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from alerts.matcher import Matcher
-from alerts.watchers import Watcher
-from crawler.storage import Archive, StoredArticle, StoreResult
+from crawler.archive.articles import Archive, StoredArticle, StoreResult
+from crawler.config.watchers import Watcher
 
 logger = logging.getLogger(__name__)
 

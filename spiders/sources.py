@@ -16,18 +16,18 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.archive.articles import Archive
 from crawler.config import Config, Route, Source, load_config
-from crawler.dates import utc_now_iso
 from crawler.exceptions import FeedError
-from crawler.extract import MIN_BODY, SiteRules
+from crawler.extract.article import MIN_BODY, SiteRules
+from crawler.extract.dates import utc_now_iso
+from crawler.extract.feeds import FeedEntry
+from crawler.extract.urls import endpoint, identity_keys, trusted_canonical
 from crawler.failures import describe_failure
-from crawler.feeds import FeedEntry
 from crawler.items import ArticleItem
-from crawler.routes import discover, newest_first
 from crawler.runs import SourceRun
-from crawler.storage import Archive
-from crawler.urls import endpoint, identity_keys, trusted_canonical
 from crawler.workers import AnalysisPool
+from spiders.routes import discover, newest_first
 from spiders.state import SourceState
 from spiders.tracking import Tracker
 

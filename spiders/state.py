@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from crawler.config import Route, Source
-from crawler.feeds import FeedEntry
+from crawler.extract.feeds import FeedEntry
 from crawler.runs import SourceRun
 
 

@@ -10,9 +10,9 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.addresses import AddressPolicy, address_kind, hosts_of, scheme_refusal
 from crawler.config import load_config
 from crawler.exceptions import BlockedAddressError
+from crawler.extract.addresses import AddressPolicy, address_kind, hosts_of, scheme_refusal
 from crawler.middlewares import AddressGuardMiddleware
 from crawler.resolver import GuardedResolver
 

@@ -47,7 +47,7 @@ def test_crawl_refuses_an_unknown_source(tmp_path: Path) -> None:
 
 
 def test_sources_and_search_on_an_empty_archive(tmp_path: Path) -> None:
-    from crawler.storage import Archive
+    from crawler.archive.articles import Archive
 
     Archive.open(tmp_path / "empty.db").close()
     env = {"VEILLE_DB": str(tmp_path / "empty.db")}
@@ -74,7 +74,7 @@ def test_commands_that_send_nothing_do_not_need_the_secrets(tmp_path: Path) -> N
     # An admin's shell rarely has the daemon's EnvironmentFile: listing or searching must still work.
     import shutil
 
-    from crawler.storage import Archive
+    from crawler.archive.articles import Archive
 
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
@@ -300,9 +300,9 @@ def test_check_warns_about_risky_topics(tmp_path: Path) -> None:
 
 
 def test_check_warns_about_terms_found_in_too_much_of_the_archive(tmp_path: Path) -> None:
+    from crawler.archive.articles import Archive
     from crawler.articles import build_record
     from crawler.items import ArticleItem
-    from crawler.storage import Archive
 
     (tmp_path / "sources.yaml").write_text(
         "sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n"
@@ -375,7 +375,7 @@ def test_alerts_retry_touches_only_failed_or_dead_deliveries(tmp_path: Path) -> 
     # A pending delivery waits for its digest or the end of quiet hours: retrying it sent it at once.
     import sqlite3
 
-    from crawler.storage import Archive
+    from crawler.archive.articles import Archive
 
     Archive.open(tmp_path / "v.db").close()
     conn = sqlite3.connect(tmp_path / "v.db")

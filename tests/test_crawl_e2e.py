@@ -14,8 +14,8 @@ import pytest
 import yaml
 from sqlite_utils import Database
 
-from crawler.search import search
-from crawler.urls import url_key
+from crawler.archive.search import search
+from crawler.extract.urls import url_key
 from tests.miniweb import MiniWeb
 from tests.servers import SmtpServer
 

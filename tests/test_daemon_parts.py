@@ -14,17 +14,17 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from alerts.watchers import Watcher
+from crawler.archive.articles import Archive
+from crawler.archive.state import JobRow, publish_jobs, publish_state, read_status
 from crawler.config import load_config
-from crawler.daemonstate import JobRow, publish_jobs, publish_state, read_status
+from crawler.config.schedules import parse_schedule
+from crawler.config.watchers import Watcher
+from crawler.daemon.health import Thresholds
+from crawler.daemon.healthcheck import check_source
+from crawler.daemon.logs import JsonFormatter, ReportedElsewhere
+from crawler.daemon.triggers import crawl_trigger, digest_trigger, spread_offset
 from crawler.exceptions import StorageError
-from crawler.health import Thresholds
-from crawler.healthcheck import check_source
-from crawler.logs import JsonFormatter, ReportedElsewhere
-from crawler.schedules import parse_schedule
 from crawler.statusview import render_status, status_json
-from crawler.storage import Archive
-from crawler.triggers import crawl_trigger, digest_trigger, spread_offset
 from scheduler import Daemon, config_stamp, take_lock
 
 SOURCES = "sources:\n  - name: site\n    languages: [fr]\n    feeds: [https://site.ma/feed]\n"

@@ -1,4 +1,4 @@
-"""Table-driven tests for crawler.dates."""
+"""Table-driven tests for crawler.extract.dates."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.dates import format_utc, parse_date, utc_now, utc_now_iso
+from crawler.extract.dates import format_utc, parse_date, utc_now, utc_now_iso
 
 TABLE = Path(__file__).parent / "tables" / "dates.yaml"
 DEFAULT_NOW = "2026-11-25T12:00:00Z"

@@ -15,12 +15,12 @@ from alerts.channels import SmtpSettings, send_email
 from alerts.dispatch import Policy, dispatch_due
 from alerts.matcher import Matcher
 from alerts.render import verify
-from alerts.topics import Topic, make_term
-from alerts.watchers import Secret, Watcher, Webhook
+from crawler.archive.articles import Archive
 from crawler.articles import build_record
-from crawler.dates import format_utc
+from crawler.config.topics import Topic, make_term
+from crawler.config.watchers import Secret, Watcher, Webhook
+from crawler.extract.dates import format_utc
 from crawler.items import ArticleItem
-from crawler.storage import Archive
 from tests.servers import SmtpServer, TlsSmtpServer, WebhookReceiver
 
 REAL = json.loads(

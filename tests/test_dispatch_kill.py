@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from crawler.archive.articles import Archive
 from crawler.articles import build_record
 from crawler.config import load_config
 from crawler.items import ArticleItem
-from crawler.storage import Archive
 from tests.servers import WebhookReceiver
 
 pytestmark = pytest.mark.slow

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from crawler.archive.articles import open_database
+from crawler.archive.schema import migrations
 from crawler.cli import main
-from crawler.schema import migrations
-from crawler.settings_spec import SETTINGS
-from crawler.storage import open_database
+from crawler.config.settings import SETTINGS
 
 README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
 
@@ -37,7 +37,7 @@ def test_every_table_and_column_is_documented(tmp_path: Path) -> None:
 
 
 def test_the_readme_topic_example_loads(tmp_path: Path) -> None:
-    from alerts.topics import load_topics
+    from crawler.config.topics import load_topics
 
     block = README.split("### keywords.yaml: topics", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     (tmp_path / "keywords.yaml").write_text(block, "utf-8")

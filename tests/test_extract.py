@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.extract import SiteRules, extract_article
+from crawler.extract.article import SiteRules, extract_article
 
 PARAGRAPH = (
     "La souveraineté numérique du Maroc passe par des centres de données nationaux, selon le "

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from crawler.exceptions import FeedError, UnsafeXMLError
-from crawler.feeds import parse_feed
-from crawler.sitemaps import parse_sitemap
+from crawler.extract.feeds import parse_feed
+from crawler.extract.sitemaps import parse_sitemap
 
 REAL = Path(__file__).parent / "fixtures" / "realdata"
 RSS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
@@ -35,7 +35,7 @@ def test_real_hespress_feed() -> None:
 def test_a_sentence_like_the_footer_is_not_taken_for_it() -> None:
     # Legal news: "L'article 47 de la Constitution …" earlier in the text must survive the French
     # footer, and a sentence ending "appeared first on …" is not a footer unless it stands alone.
-    from crawler.cleaning import strip_feed_footer
+    from crawler.extract.cleaning import strip_feed_footer
 
     text = (
         "Le texte de loi. L'article 47 de la Constitution prévoit un vote mardi.\n\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.articles import digest_text
-from crawler.fingerprint import (
+from crawler.extract.fingerprint import (
     PERMUTATIONS,
     content_hash,
     fingerprint_text,
@@ -19,7 +19,7 @@ from crawler.fingerprint import (
     similarities,
     similarity,
 )
-from crawler.normalize import normalize, tokens
+from crawler.extract.normalize import normalize, tokens
 
 # Third-party copy of thevoice.ma articles (Sept-Oct 2025); origin in tests/fixtures/realdata/README.md.
 ARTICLES = Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json"

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crawler.health import Facts, Problem, Seen, Thresholds, adapt_interval, assess, changes, learn_rhythm
-from crawler.schedules import parse_schedule
+from crawler.config.schedules import parse_schedule
+from crawler.daemon.health import (
+    Facts,
+    Problem,
+    Seen,
+    Thresholds,
+    adapt_interval,
+    assess,
+    changes,
+    learn_rhythm,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -24,13 +24,13 @@ from alerts.render import (
     subject,
     webhook_payload,
 )
-from alerts.topics import Topic, make_term
-from alerts.watchers import Watcher
+from crawler.archive.articles import Archive
 from crawler.articles import build_record
-from crawler.cleaning import safe_line, safe_text
-from crawler.extract import SiteRules, extract_article
+from crawler.config.topics import Topic, make_term
+from crawler.config.watchers import Watcher
+from crawler.extract.article import SiteRules, extract_article
+from crawler.extract.cleaning import safe_line, safe_text
 from crawler.items import ArticleItem
-from crawler.storage import Archive
 from tests.servers import SmtpServer
 
 INJECTION = "=?utf-8?q?=0D=0AReply-To:_attacker@evil.ma=0D=0AX-Evil:_1=0D=0A=0D=0APHISHING?="

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.language import choose_language, detect_language, normalise_code
+from crawler.extract.language import choose_language, detect_language, normalise_code
 
 # Leads written for this test in the style of Hespress FR, thevoice.ma and Morocco World News.
 FR = "Le Maroc accélère la mise en place de sa stratégie nationale pour le numérique à l'horizon 2030."

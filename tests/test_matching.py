@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.matcher import Article, Matcher
-from alerts.topics import Topic, load_topics, make_term
-from crawler.normalize import normalize
+from crawler.config.topics import Topic, load_topics, make_term
+from crawler.extract.normalize import normalize
 
 ROOT = Path(__file__).parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "tables" / "matching.yaml").read_text("utf-8"))

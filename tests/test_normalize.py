@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize import (
+from crawler.extract.normalize import (
     _TABLE,
     WORD_RE,
     _translate,

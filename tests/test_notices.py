@@ -8,8 +8,8 @@ from pathlib import Path
 from alerts.channels import SmtpSettings
 from alerts.dispatch import Policy
 from alerts.notices import Notice, raise_notice, send_notices
-from alerts.watchers import Watcher
-from crawler.storage import Archive
+from crawler.archive.articles import Archive
+from crawler.config.watchers import Watcher
 from tests.servers import SmtpServer
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -1,4 +1,4 @@
-"""Table-driven tests for alerts.query: parsing, errors, evaluation, satisfiability, rendering."""
+"""Table-driven tests for crawler.config.query: parsing, errors, evaluation, satisfiability, rendering."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.query import (
+from crawler.config.query import (
     And,
     Hit,
     Near,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from crawler.archive.articles import Archive
+from crawler.archive.retention import prune
+from crawler.archive.search import search
 from crawler.articles import build_record
-from crawler.dates import format_utc
+from crawler.extract.dates import format_utc
 from crawler.items import ArticleItem
-from crawler.retention import prune
-from crawler.search import search
-from crawler.storage import Archive
 
 BODY = (
     "Le Maroc accélère sa stratégie d'intelligence artificielle avec un nouveau centre de calcul "

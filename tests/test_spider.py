@@ -13,8 +13,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
+from crawler.archive.articles import Archive
 from crawler.config import load_config
-from crawler.storage import Archive
 from crawler.workers import AnalysisPool
 from spiders.sources import SourcesSpider
 
@@ -165,7 +165,7 @@ def test_a_canonical_pointing_at_the_home_page_is_not_trusted(spider: SourcesSpi
         '<html><head><link rel="canonical" href="https://site.ma/"><title>T</title></head>'
         "<body><h1>Un titre</h1><p>" + "Un long paragraphe de texte. " * 20 + "</p></body></html>"
     )
-    entry = __import__("crawler.feeds", fromlist=["FeedEntry"]).FeedEntry(url="https://site.ma/a-1")
+    entry = __import__("crawler.extract.feeds", fromlist=["FeedEntry"]).FeedEntry(url="https://site.ma/a-1")
     slot = spider.states["site"].merge(["url:site.ma/a-1"], entry)
     request = Request(
         "https://site.ma/a-1",
@@ -226,9 +226,9 @@ def test_a_host_that_failed_this_crawl_is_not_waited_for_again(spider: SourcesSp
 def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: SourcesSpider) -> None:
     # Found first in a feed without dates: a sitemap's later <lastmod> must still bring the edit in.
     from crawler.articles import build_record
-    from crawler.feeds import FeedEntry
+    from crawler.extract.feeds import FeedEntry
+    from crawler.extract.urls import identity_keys
     from crawler.items import ArticleItem
-    from crawler.urls import identity_keys
 
     url = "https://site.ma/2025/10/article-1/"
     spider.archive.store(build_record(ArticleItem(source="site", url=url, title="t", body="b " * 200)))
@@ -244,7 +244,7 @@ def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: Sourc
 def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: SourcesSpider) -> None:
     # An audit's articles, listed by the sitemap and the feed, lost the feed's summary and GUID when
     # the sitemap's copy was the one fetched.
-    from crawler.feeds import FeedEntry
+    from crawler.extract.feeds import FeedEntry
 
     state = spider.states["site"]
     url = "https://site.ma/2025/10/cloud/"
@@ -269,7 +269,7 @@ def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: Sources
 def test_a_later_routes_lastmod_is_still_read_for_an_article_seen_earlier(spider: SourcesSpider) -> None:
     # The feed (no dates) lists a stored article first; the sitemap then says it changed since.
     from crawler.articles import build_record
-    from crawler.feeds import FeedEntry
+    from crawler.extract.feeds import FeedEntry
     from crawler.items import ArticleItem
 
     url = "https://site.ma/2025/10/article-2/"
@@ -287,7 +287,7 @@ def test_a_failed_article_page_waits_before_it_is_tried_again(spider: SourcesSpi
     # the feed from ever being saved for a 304.
     from datetime import UTC, datetime, timedelta
 
-    from crawler.feeds import FeedEntry
+    from crawler.extract.feeds import FeedEntry
 
     state, route = spider.states["site"], spider.states["site"].source.routes[0]
     url = "https://site.ma/2025/10/gone/"
@@ -308,7 +308,7 @@ def test_a_failed_article_page_waits_before_it_is_tried_again(spider: SourcesSpi
 
 
 def test_a_page_cut_by_a_stop_is_not_remembered_as_failed(spider: SourcesSpider) -> None:
-    from crawler.feeds import FeedEntry
+    from crawler.extract.feeds import FeedEntry
 
     state, route = spider.states["site"], spider.states["site"].source.routes[0]
     [request] = spider._article_requests(state, route, (FeedEntry(url="https://site.ma/2025/10/cut/"),))

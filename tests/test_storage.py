@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from crawler.archive.articles import Archive
+from crawler.archive.search import fts_query, search
 from crawler.articles import build_record
 from crawler.items import ArticleItem
-from crawler.search import fts_query, search
-from crawler.storage import Archive
 
 REAL = json.loads(
     (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")
@@ -95,7 +95,7 @@ def test_search_finds_arabic_words_with_clitics(archive: Archive) -> None:
 
 def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
     # The index holds folded text: its snippets read "مدينه سلا هاديه" and "souverainete".
-    from crawler.search import with_original_snippets
+    from crawler.archive.search import with_original_snippets
 
     archive.store(
         build_record(item("https://x.ma/a-11111", "مع حلول الغروب، بدت مدينة سلا هادئة.", title="مساء"))
@@ -112,7 +112,7 @@ def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
 
 
 def test_search_snippets_sit_where_the_searched_words_are_together(archive: Archive) -> None:
-    from crawler.search import with_original_snippets
+    from crawler.archive.search import with_original_snippets
 
     body = (
         "Selon l'avis du ministre, "
@@ -191,7 +191,7 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) 
 
 def test_new_and_changed_articles_are_matched_but_not_a_recrawl(archive: Archive) -> None:
     from alerts.matcher import Matcher
-    from alerts.topics import Topic, make_term
+    from crawler.config.topics import Topic, make_term
 
     matcher = Matcher(
         [Topic(name="ia", title="IA", any=(make_term("intelligence artificielle", frozenset()),))]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.topics import lint_topics, load_topics
 from crawler.config import load_config
+from crawler.config.topics import lint_topics, load_topics
 from crawler.exceptions import ConfigError
 
 ROOT = Path(__file__).parent.parent

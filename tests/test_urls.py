@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from crawler.urls import clean_url, identity_keys, post_id, url_key
+from crawler.extract.urls import clean_url, identity_keys, post_id, url_key
 
 ENCODED = (
     "https://www.hespress.com/%d8%a8%d9%8a%d8%aa-%d9%85%d8%a7%d9%84-%d8%a7%d9%84%d9%82%d8%af%d8%b3"
@@ -84,7 +84,7 @@ def test_bare_guids_are_scoped_to_their_site() -> None:
 
 def test_an_endpoint_is_the_real_host_and_port() -> None:
     # A dead amp.site.ma says nothing of www.site.ma, nor a refused port 80 of port 443.
-    from crawler.urls import endpoint
+    from crawler.extract.urls import endpoint
 
     assert endpoint("https://amp.site.ma/rss") == "amp.site.ma:443" != endpoint("https://www.site.ma/feed")
     assert endpoint("http://Site.ma/feed") == "site.ma:80" != endpoint("https://site.ma/feed")

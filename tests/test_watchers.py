@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alerts.watchers import load_watchers
 from crawler.config import load_config
+from crawler.config.watchers import load_watchers
 from crawler.exceptions import ConfigError
 
 ROOT = Path(__file__).parent.parent

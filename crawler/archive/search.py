@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from crawler.normalize import normalize
+from crawler.extract.normalize import normalize
 
 ARABIC_WORD = re.compile(r"^[\u0621-\u064a]+$")
 # Proclitics a searched Arabic word may carry in the text: conjunction, preposition, article.
@@ -125,7 +125,7 @@ def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit
     cannot be located keeps the index's snippet."""
     from alerts.matcher import Article, Matcher
     from alerts.render import SNIPPET, snippet
-    from alerts.topics import Topic, make_term
+    from crawler.config.topics import Topic, make_term
 
     words = list(dict.fromkeys(WORD.findall(text)))  # as fts_query reads them: "l'État" is one word
     if not hits or not words:

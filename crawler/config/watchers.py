@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
+from crawler.config.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
 
 WATCHER_KEYS = (
     "name",

@@ -10,7 +10,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.schedules import Schedule, format_duration
+from crawler.config.schedules import Schedule, format_duration
 
 
 def spread_offset(name: str, window: float) -> float:

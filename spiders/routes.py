@@ -9,9 +9,9 @@ from parsel import Selector
 
 from crawler.config import Route
 from crawler.exceptions import FeedError
-from crawler.feeds import FeedEntry, parse_feed
-from crawler.selectors import select_links
-from crawler.sitemaps import parse_sitemap
+from crawler.extract.feeds import FeedEntry, parse_feed
+from crawler.extract.selectors import select_links
+from crawler.extract.sitemaps import parse_sitemap
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts.topics import Topics, load_topics
-from alerts.watchers import Watcher, load_watchers
-from crawler.addresses import hosts_of
+from crawler.config.schedules import Schedule, parse_duration, parse_schedule
+from crawler.config.settings import SETTINGS, Settings, validate_settings
+from crawler.config.topics import Topics, load_topics
+from crawler.config.watchers import Watcher, load_watchers
+from crawler.config.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
 from crawler.exceptions import ConfigError
-from crawler.schedules import Schedule, parse_duration, parse_schedule
-from crawler.selectors import selector_error
-from crawler.settings_spec import SETTINGS, Settings, validate_settings
-from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list, load_yaml
+from crawler.extract.addresses import hosts_of
+from crawler.extract.selectors import selector_error
 
 SOURCE_KEYS = (
     "name",

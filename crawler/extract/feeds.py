@@ -17,10 +17,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from crawler.cleaning import clean_summary, html_to_text, strip_feed_footer
-from crawler.dates import format_utc, parse_date
 from crawler.exceptions import FeedError
-from crawler.xmlguard import check_xml_safety, looks_like_html
+from crawler.extract.cleaning import clean_summary, html_to_text, strip_feed_footer
+from crawler.extract.dates import format_utc, parse_date
+from crawler.extract.xmlguard import check_xml_safety, looks_like_html
 
 logger = logging.getLogger(__name__)
 GOOGLE_NEWS = "news.google.com"

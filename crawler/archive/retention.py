@@ -6,9 +6,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler.dates import format_utc
-from crawler.search import indexed_texts, reindex
-from crawler.settings_spec import MIN_BODY_DAYS
+from crawler.archive.search import indexed_texts, reindex
+from crawler.config.settings import MIN_BODY_DAYS
+from crawler.extract.dates import format_utc
 
 BATCH = 500
 

@@ -11,10 +11,10 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from crawler.dates import format_utc, parse_date
 from crawler.exceptions import FeedError
-from crawler.feeds import FeedEntry
-from crawler.xmlguard import check_xml_safety, looks_like_html
+from crawler.extract.dates import format_utc, parse_date
+from crawler.extract.feeds import FeedEntry
+from crawler.extract.xmlguard import check_xml_safety, looks_like_html
 
 logger = logging.getLogger(__name__)
 NS = {

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from crawler.dates import format_utc, utc_now, utc_now_iso
+from crawler.archive.matchstore import owe, save_matches
+from crawler.archive.schema import migrate
+from crawler.archive.search import Texts, indexed_texts, reindex
 from crawler.exceptions import StorageError
-from crawler.fingerprint import lsh_bands, similarities
-from crawler.matchstore import owe, save_matches
+from crawler.extract.dates import format_utc, utc_now, utc_now_iso
+from crawler.extract.fingerprint import lsh_bands, similarities
 from crawler.runs import SourceRun
-from crawler.schema import migrate
-from crawler.search import Texts, indexed_texts, reindex
 
 # A failed article page waits 1 h, then 4 h, 16 h, 64 h, then a week between tries: a deleted article
 # or a link robots.txt forbids is not requested at every poll (nor does it keep its feed from 304s).
@@ -27,8 +27,8 @@ PAGE_RETRY_MAX_DAYS = 7
 
 if TYPE_CHECKING:
     from alerts.matcher import Matcher
-    from alerts.watchers import Watcher
     from crawler.config import Config
+    from crawler.config.watchers import Watcher
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import sqlite3
 
 from alerts.matcher import Article, Matcher, match_row
 from alerts.outbox import Owed, owed
-from alerts.watchers import Watcher
-from crawler.dates import format_utc, utc_now, utc_now_iso
+from crawler.config.watchers import Watcher
+from crawler.extract.dates import format_utc, utc_now, utc_now_iso
 
 
 def save_matches(

@@ -9,8 +9,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from crawler import __version__
-from crawler.dates import format_utc, utc_now
-from crawler.metrics import render_metrics
+from crawler.daemon.metrics import render_metrics
+from crawler.extract.dates import format_utc, utc_now
 
 
 def health_report(daemon: Any) -> tuple[int, dict]:

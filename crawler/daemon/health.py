@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler.schedules import Schedule, format_duration
+from crawler.config.schedules import Schedule, format_duration
 
 RECENT = 10  # the newest articles whose yield is compared with the month before them
 MIN_HISTORY = 10  # fewer articles in 30 days: no rhythm is learned, no silence is claimed

@@ -11,12 +11,12 @@ import trafilatura
 from parsel import Selector
 from trafilatura.settings import Extractor
 
-from crawler.cleaning import html_to_text, safe_text, strip_feed_footer, tidy
-from crawler.dates import format_utc, parse_date
-from crawler.feeds import FeedEntry
-from crawler.language import choose_language
-from crawler.metadata import page_metadata, visible_author, visible_dates
-from crawler.selectors import select, select_text
+from crawler.extract.cleaning import html_to_text, safe_text, strip_feed_footer, tidy
+from crawler.extract.dates import format_utc, parse_date
+from crawler.extract.feeds import FeedEntry
+from crawler.extract.language import choose_language
+from crawler.extract.metadata import page_metadata, visible_author, visible_dates
+from crawler.extract.selectors import select, select_text
 
 # A link to another article inside the body ("Lire aussi : …"): trafilatura keeps it as a paragraph.
 READ_ALSO = re.compile(

@@ -10,8 +10,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from crawler.schedules import parse_duration
-from crawler.yamlconf import Problems
+from crawler.config.schedules import parse_duration
+from crawler.config.yamlconf import Problems
 
 
 @dataclass(frozen=True)

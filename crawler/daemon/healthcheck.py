@@ -6,9 +6,9 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from alerts.notices import Notice, raise_notice
-from alerts.watchers import Watcher
-from crawler.dates import format_utc, parse_utc
-from crawler.health import Facts, Seen, Thresholds, assess, changes
+from crawler.config.watchers import Watcher
+from crawler.daemon.health import Facts, Seen, Thresholds, assess, changes
+from crawler.extract.dates import format_utc, parse_utc
 
 LABELS = {"failing": "down", "silent": "silent", "yield": "losing article text"}
 HISTORY_ROWS = 1000

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from crawler.dates import parse_utc
+from crawler.extract.dates import parse_utc
 
 
 @dataclass(frozen=True)

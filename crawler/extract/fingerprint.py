@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 
-from crawler.normalize import WORD_RE, tokens
+from crawler.extract.normalize import WORD_RE, tokens
 
 __all__ = [
     "PERMUTATIONS",

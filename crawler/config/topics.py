@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alerts.query import Node, Not, TermRef, evaluate, parse_query, query_terms, satisfiable
+from crawler.config.query import Node, Not, TermRef, evaluate, parse_query, query_terms, satisfiable
+from crawler.config.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
 from crawler.exceptions import QueryError
-from crawler.normalize import WORD_RE, normalize
-from crawler.yamlconf import LANGUAGES, KeyPath, Problems, load_named_list
+from crawler.extract.normalize import WORD_RE, normalize
 
 TOPIC_KEYS = (
     "name",
