@@ -566,7 +566,8 @@ class Daemon:
             raise
 
     def _dispatch_chore(self, conn: Any, config: Config) -> None:
-        from alerts.dispatch import dispatch_due, policy_from
+        from alerts.dispatch import dispatch_due
+        from alerts.outbox import policy_from
 
         done = dispatch_due(
             conn,

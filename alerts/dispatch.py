@@ -7,6 +7,7 @@ only repeat that one message, with the same delivery id.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Callable
@@ -15,7 +16,6 @@ from datetime import datetime, timedelta
 
 from alerts.channels import (
     Outcome,
-    SmtpSettings,
     guarded,
     not_retried,
     send_apprise,
@@ -23,9 +23,12 @@ from alerts.channels import (
     send_webhook,
 )
 from alerts.notices import Notice, raise_notice, save_settlement, send_notices
-from alerts.outbox import apprise_of, settle
+from alerts.outbox import Policy, apprise_of, policy_from, settle
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
-from crawler.config.watchers import SECRET, Watcher
+from crawler.archive.articles import Archive
+from crawler.archive.state import read_status
+from crawler.config import Config
+from crawler.config.watchers import Watcher
 from crawler.extract.dates import format_utc
 
 
@@ -39,16 +42,16 @@ class Dispatched:
     postponed: int = 0
     notices: int = 0
     errors: list[str] = field(default_factory=list)
+    left_to_daemon: bool = False  # a command found the daemon running and sent nothing
 
 
-@dataclass(frozen=True)
-class Policy:
-    """Retry policy and channel settings."""
-
-    smtp: SmtpSettings
-    max_attempts: int = 8
-    retry_seconds: int = 60
-    timeout: float = 15
+def dispatch_once(archive: Archive, config: Config, now: datetime) -> Dispatched:
+    """One pass as a command runs it (`veille crawl`, `veille alerts send`), so a cron job gets its
+    alerts without the daemon; nothing when a daemon runs (two senders could send one alert twice)."""
+    if read_status(archive.db.conn).running(now):
+        return Dispatched(left_to_daemon=True)
+    policy = policy_from(config.settings, dict(os.environ))
+    return dispatch_due(archive.db.conn, config.watchers_by_name(), policy, now)
 
 
 def dispatch_due(
@@ -254,27 +257,6 @@ def _finish(conn: sqlite3.Connection, delivery_id: str, status: str, error: str)
         "UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?", [status, error, delivery_id]
     )
     conn.commit()
-
-
-def policy_from(settings: object, environ: dict[str, str]) -> Policy:
-    """The dispatch policy from settings.yaml; ${VARIABLE} in smtp_password is read from the environment."""
-    password = SECRET.sub(lambda m: environ.get(m.group(1), ""), settings.smtp_password)
-    smtp = SmtpSettings(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_tls,
-        settings.smtp_user,
-        password,
-        settings.smtp_from,
-        float(settings.delivery_timeout),
-        settings.smtp_ca_file,
-    )
-    return Policy(
-        smtp,
-        settings.delivery_max_attempts,
-        settings.delivery_retry_seconds,
-        float(settings.delivery_timeout),
-    )
 
 
 def sample_alert(watcher: Watcher) -> Alert:

@@ -24,7 +24,7 @@ from crawler.extract.cleaning import safe_text
 from crawler.extract.dates import format_utc
 
 if TYPE_CHECKING:
-    from alerts.dispatch import Policy
+    from alerts.outbox import Policy
 
 SCHEMA = "veille.notice/1"
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crawler.config.watchers import Secret, Watcher
+from alerts.channels import SmtpSettings
+from crawler.config.watchers import SECRET, Secret, Watcher
 from crawler.extract.dates import format_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -133,3 +134,34 @@ def _after_quiet_hours(quiet: str | None, local: datetime, zone: ZoneInfo) -> da
     day = local.date() if now < end else local.date() + timedelta(days=1)
     # Built from the wall clock in the zone, so a Ramadan change of offset is respected.
     return datetime.combine(day, end, zone)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry policy and channel settings."""
+
+    smtp: SmtpSettings
+    max_attempts: int = 8
+    retry_seconds: int = 60
+    timeout: float = 15
+
+
+def policy_from(settings: object, environ: dict[str, str]) -> Policy:
+    """The dispatch policy from settings.yaml; ${VARIABLE} in smtp_password is read from the environment."""
+    password = SECRET.sub(lambda m: environ.get(m.group(1), ""), settings.smtp_password)
+    smtp = SmtpSettings(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_tls,
+        settings.smtp_user,
+        password,
+        settings.smtp_from,
+        float(settings.delivery_timeout),
+        settings.smtp_ca_file,
+    )
+    return Policy(
+        smtp,
+        settings.delivery_max_attempts,
+        settings.delivery_retry_seconds,
+        float(settings.delivery_timeout),
+    )

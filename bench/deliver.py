@@ -25,13 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alerts.channels import SmtpSettings  # noqa: E402
-from alerts.dispatch import Policy, dispatch_due  # noqa: E402
+from alerts.dispatch import dispatch_due  # noqa: E402
 from alerts.matcher import Matcher  # noqa: E402
+from alerts.outbox import Policy  # noqa: E402
 from crawler.archive.articles import Archive  # noqa: E402
-from crawler.articles import build_record  # noqa: E402
 from crawler.config.topics import Topic, make_term  # noqa: E402
 from crawler.config.watchers import Secret, Watcher, Webhook  # noqa: E402
 from crawler.items import ArticleItem  # noqa: E402
+from crawler.pipelines import build_record  # noqa: E402
 from tests.servers import SmtpServer, WebhookReceiver  # noqa: E402
 
 

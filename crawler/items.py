@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawler.articles import Digest
+    from crawler.extract.digest import Digest
 
 
 @dataclass
@@ -28,6 +28,6 @@ class ArticleItem:
     via: str = ""
     route_url: str = ""
     missing: list[str] = field(default_factory=list)
-    # crawler.articles.Digest of title, summary and body, computed with the extraction (off the
+    # crawler.extract.digest.Digest of title, summary and body, computed with the extraction (off the
     # reactor); the pipeline computes it when absent, so set it back to None after changing the text.
     digest: Digest | None = None

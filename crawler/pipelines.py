@@ -1,4 +1,4 @@
-"""Item pipeline: a thin adapter that stores each article through the archive."""
+"""Item pipeline: a thin adapter that turns each article item into an archive record and stores it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,53 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from alerts.matcher import Matcher
-from crawler.archive.articles import Archive
-from crawler.articles import build_record
+from crawler.archive.articles import Archive, StoredArticle
 from crawler.exceptions import StorageError
+from crawler.extract.cleaning import safe_text
+from crawler.extract.digest import digest_text
+from crawler.extract.urls import clean_url, identity_keys
 from crawler.items import ArticleItem
 from crawler.runs import SourceRun
 from crawler.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
+
+ARTICLE_FIELDS = (
+    "source",
+    "url",
+    "title",
+    "summary",
+    "body",
+    "author",
+    "language",
+    "published_at",
+    "source_updated",
+    "guid",
+    "via",
+)
+TEXT_FIELDS = ("url", "title", "summary", "body", "author", "guid")
+
+
+def build_record(item: ArticleItem) -> StoredArticle:
+    """The archive record of an article item, keyed by every URL, GUID and post id it carries."""
+    fields = {name: getattr(item, name) for name in ARTICLE_FIELDS}
+    # The extraction boundary: whatever a page or feed carried, no stored text holds a control
+    # character, a lone surrogate or a bidi override (the worker's digest is then of other text).
+    cleaned = {name: safe_text(fields[name]) for name in TEXT_FIELDS if fields[name]}
+    unsafe = {name: text for name, text in cleaned.items() if text != fields[name]}
+    fields.update(unsafe)
+    fields["url"] = clean_url(unsafe.get("url", item.url))
+    keys = identity_keys(unsafe.get("url", item.url), item.fetched_url, item.link, guid=fields["guid"])
+    digest = (None if unsafe else item.digest) or digest_text(
+        fields["title"], fields["summary"], fields["body"]
+    )
+    return StoredArticle(
+        keys=tuple(keys),
+        fields=fields,
+        content_hash=digest.content_hash,
+        minhash=digest.fingerprint,
+        texts=digest.texts,
+    )
 
 
 class ArchivePipeline:

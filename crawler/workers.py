@@ -14,8 +14,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
-from crawler.articles import Digest, digest_text
 from crawler.extract.article import Extracted, SiteRules, extract_article
+from crawler.extract.digest import Digest, digest_text
 from crawler.extract.feeds import FeedEntry
 
 logger = logging.getLogger(__name__)

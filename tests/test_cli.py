@@ -113,14 +113,14 @@ def test_status_without_an_archive_says_not_running_with_exit_code_3(tmp_path: P
 )
 def test_since_refuses_what_it_would_have_to_guess(typo: str) -> None:
     # Each of these used to be read as some date (2026-13-01 as 13 January) and quietly filter wrong.
-    from crawler.clitools import CommandError, parse_since
+    from crawler.cli.common import CommandError, parse_since
 
     with pytest.raises(CommandError, match="not a date or a duration"):
         parse_since(typo)
 
 
 def test_since_takes_a_duration_or_an_iso_date_in_utc() -> None:
-    from crawler.clitools import parse_since
+    from crawler.cli.common import parse_since
 
     assert parse_since("2026-11-01") == "2026-11-01T00:00:00Z"
     assert parse_since("2026-11-01T08:00+01:00") == "2026-11-01T07:00:00Z"
@@ -301,8 +301,8 @@ def test_check_warns_about_risky_topics(tmp_path: Path) -> None:
 
 def test_check_warns_about_terms_found_in_too_much_of_the_archive(tmp_path: Path) -> None:
     from crawler.archive.articles import Archive
-    from crawler.articles import build_record
     from crawler.items import ArticleItem
+    from crawler.pipelines import build_record
 
     (tmp_path / "sources.yaml").write_text(
         "sources:\n  - name: s\n    languages: [fr]\n    feeds: [https://x.ma/feed]\n"

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.archive.articles import Archive
 from crawler.archive.state import JobRow, publish_jobs, publish_state, read_status
+from crawler.cli.status import render_status, status_json
 from crawler.config import load_config
 from crawler.config.schedules import parse_schedule
 from crawler.config.watchers import Watcher
@@ -24,7 +25,6 @@ from crawler.daemon.healthcheck import check_source
 from crawler.daemon.logs import JsonFormatter, ReportedElsewhere
 from crawler.daemon.triggers import crawl_trigger, digest_trigger, spread_offset
 from crawler.exceptions import StorageError
-from crawler.statusview import render_status, status_json
 from scheduler import Daemon, config_stamp, take_lock
 
 SOURCES = "sources:\n  - name: site\n    languages: [fr]\n    feeds: [https://site.ma/feed]\n"

@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 
 from alerts.channels import SmtpSettings, send_email
-from alerts.dispatch import Policy, dispatch_due
+from alerts.dispatch import dispatch_due
 from alerts.matcher import Matcher
+from alerts.outbox import Policy
 from alerts.render import verify
 from crawler.archive.articles import Archive
-from crawler.articles import build_record
 from crawler.config.topics import Topic, make_term
 from crawler.config.watchers import Secret, Watcher, Webhook
 from crawler.extract.dates import format_utc
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 from tests.servers import SmtpServer, TlsSmtpServer, WebhookReceiver
 
 REAL = json.loads(

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from crawler.archive.articles import Archive
-from crawler.articles import build_record
 from crawler.config import load_config
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 from tests.servers import WebhookReceiver
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.articles import digest_text
+from crawler.extract.digest import digest_text
 from crawler.extract.fingerprint import (
     PERMUTATIONS,
     content_hash,

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from alerts.channels import SmtpSettings, send_email
-from alerts.dispatch import Policy, dispatch_due
+from alerts.dispatch import dispatch_due
 from alerts.matcher import Matcher
+from alerts.outbox import Policy
 from alerts.render import (
     Alert,
     digest_message,
@@ -25,12 +26,12 @@ from alerts.render import (
     webhook_payload,
 )
 from crawler.archive.articles import Archive
-from crawler.articles import build_record
 from crawler.config.topics import Topic, make_term
 from crawler.config.watchers import Watcher
 from crawler.extract.article import SiteRules, extract_article
 from crawler.extract.cleaning import safe_line, safe_text
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 from tests.servers import SmtpServer
 
 INJECTION = "=?utf-8?q?=0D=0AReply-To:_attacker@evil.ma=0D=0AX-Evil:_1=0D=0A=0D=0APHISHING?="

@@ -11,10 +11,10 @@ import pytest
 from alerts.matcher import Matcher
 from alerts.outbox import delivery_id, due_time, owed
 from crawler.archive.articles import Archive
-from crawler.articles import build_record
 from crawler.config.topics import Topic, make_term
 from crawler.config.watchers import Secret, Watcher, Webhook
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 
 REAL = json.loads(
     (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")

@@ -8,9 +8,9 @@ from pathlib import Path
 from crawler.archive.articles import Archive
 from crawler.archive.retention import prune
 from crawler.archive.search import search
-from crawler.articles import build_record
 from crawler.extract.dates import format_utc
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 
 BODY = (
     "Le Maroc accélère sa stratégie d'intelligence artificielle avec un nouveau centre de calcul "

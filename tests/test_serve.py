@@ -19,14 +19,22 @@ from click.testing import CliRunner, Result
 
 from alerts.matcher import Matcher
 from crawler.archive.articles import Archive
-from crawler.articles import build_record
+from crawler.cli.serve import (
+    HIDDEN,
+    QUERIES,
+    TABLES,
+    datasette_metadata,
+    prepare_connection,
+    serve,
+    veille_fts,
+)
 from crawler.config import config_dir as resolve_config_dir
 from crawler.config import load_config
 from crawler.config.topics import Topic, make_term
 from crawler.config.watchers import Watcher
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 from crawler.runs import SourceRun
-from crawler.serve import HIDDEN, QUERIES, TABLES, datasette_metadata, prepare_connection, serve, veille_fts
 
 ROOT = Path(__file__).parent.parent
 REAL = json.loads(

@@ -225,10 +225,10 @@ def test_a_host_that_failed_this_crawl_is_not_waited_for_again(spider: SourcesSp
 
 def test_a_lastmod_counts_for_an_article_first_seen_without_a_date(spider: SourcesSpider) -> None:
     # Found first in a feed without dates: a sitemap's later <lastmod> must still bring the edit in.
-    from crawler.articles import build_record
     from crawler.extract.feeds import FeedEntry
     from crawler.extract.urls import identity_keys
     from crawler.items import ArticleItem
+    from crawler.pipelines import build_record
 
     url = "https://site.ma/2025/10/article-1/"
     spider.archive.store(build_record(ArticleItem(source="site", url=url, title="t", body="b " * 200)))
@@ -268,9 +268,9 @@ def test_what_a_second_route_says_of_an_article_reaches_its_item(spider: Sources
 
 def test_a_later_routes_lastmod_is_still_read_for_an_article_seen_earlier(spider: SourcesSpider) -> None:
     # The feed (no dates) lists a stored article first; the sitemap then says it changed since.
-    from crawler.articles import build_record
     from crawler.extract.feeds import FeedEntry
     from crawler.items import ArticleItem
+    from crawler.pipelines import build_record
 
     url = "https://site.ma/2025/10/article-2/"
     spider.archive.store(build_record(ArticleItem(source="site", url=url, title="t", body="b " * 200)))

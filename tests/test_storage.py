@@ -9,8 +9,8 @@ import pytest
 
 from crawler.archive.articles import Archive
 from crawler.archive.search import fts_query, search
-from crawler.articles import build_record
 from crawler.items import ArticleItem
+from crawler.pipelines import build_record
 
 REAL = json.loads(
     (Path(__file__).parent / "fixtures" / "realdata" / "thevoice_articles.json").read_text("utf-8")

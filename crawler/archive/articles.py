@@ -14,9 +14,10 @@ from sqlite_utils import Database
 
 from crawler.archive.matchstore import owe, save_matches
 from crawler.archive.schema import migrate
-from crawler.archive.search import Texts, indexed_texts, reindex
+from crawler.archive.search import reindex
 from crawler.exceptions import StorageError
 from crawler.extract.dates import format_utc, utc_now, utc_now_iso
+from crawler.extract.digest import Texts, indexed_texts
 from crawler.extract.fingerprint import lsh_bands, similarities
 from crawler.runs import SourceRun
 

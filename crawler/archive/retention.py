@@ -6,9 +6,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler.archive.search import indexed_texts, reindex
+from crawler.archive.search import reindex
 from crawler.config.settings import MIN_BODY_DAYS
 from crawler.extract.dates import format_utc
+from crawler.extract.digest import indexed_texts
 
 BATCH = 500
 

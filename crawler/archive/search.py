@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from crawler.extract.digest import Texts
 from crawler.extract.normalize import normalize
 
 ARABIC_WORD = re.compile(r"^[\u0621-\u064a]+$")
@@ -48,15 +49,6 @@ class Hit:
     language: str | None
     published_at: str | None
     snippet: str
-
-
-Texts = tuple[str, str, str]  # normalised title, summary and body
-
-
-def indexed_texts(title: str | None, summary: str | None, body: str | None) -> Texts:
-    """The normalised title, summary and body: hashed for change detection, and indexed (title;
-    summary and body together) by the archive's full-text search."""
-    return normalize(title or ""), normalize(summary or ""), normalize(body or "")
 
 
 def reindex(conn: sqlite3.Connection, texts: dict[int, Texts]) -> None:

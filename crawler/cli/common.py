@@ -63,3 +63,15 @@ def parse_since(value: str | None) -> str | None:
         raise CommandError(
             f"--since {value!r}: not a date or a duration (hint: 7d, 12h, 2026-11-01 or 2026-11-01T08:00)"
         ) from None
+
+
+def send_due(config: Config) -> str:
+    """Send the alerts that are due now, as `veille crawl` and `veille alerts send` do; one summary."""
+    from alerts.dispatch import dispatch_once
+    from crawler.cli.text import dispatched_text
+
+    archive = open_archive(config)
+    try:
+        return dispatched_text(dispatch_once(archive, config, utc_now()))
+    finally:
+        archive.close()

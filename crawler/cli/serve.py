@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from crawler.archive.search import fts_query
-from crawler.clitools import CommandError, load, open_archive
+from crawler.cli.common import CommandError, load, open_archive
 from crawler.config import Config
 
 INSTALL_HINT = "Datasette is not installed (hint: .venv/bin/pip install -e '.[serve]')"

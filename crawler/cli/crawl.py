@@ -1,4 +1,4 @@
-"""The `veille` command: a thin shell over the library; domain errors become one-line messages."""
+"""`veille check`, `crawl`, `run`, `status`, `sources` and `search`: each a few lines over the library."""
 
 from __future__ import annotations
 
@@ -10,42 +10,19 @@ from datetime import timedelta
 
 import click
 
-from crawler import __version__
 from crawler.archive.articles import Archive
 from crawler.archive.reports import source_health
 from crawler.archive.search import search, with_original_snippets
-from crawler.clitools import CommandError, load, open_archive, parse_since
-from crawler.config import Config, config_dir, read_settings
+from crawler.cli.common import CommandError, load, open_archive, parse_since, send_due
+from crawler.cli.text import format_table, render_summary, shorten
+from crawler.config import read_settings
 from crawler.config.yamlconf import LANGUAGES
 from crawler.exceptions import VeilleError
 from crawler.extract.dates import format_utc, utc_now
 from crawler.runs import SourceRun
-from crawler.tables import format_table, shorten
 
 
-@click.group()
-@click.version_option(__version__, prog_name="veille")
-@click.option(
-    "--config",
-    "config_option",
-    metavar="DIR",
-    envvar="VEILLE_CONFIG",
-    help="Config directory (default ./config, or $VEILLE_CONFIG).",
-)
-@click.pass_context
-def main(ctx: click.Context, config_option: str | None) -> None:
-    """Veille: monitor Moroccan news for the topics that matter to you.
-
-    \b
-    Example:
-      veille check
-      veille crawl hespress-ar le360-fr
-      veille search "الذكاء الاصطناعي" --since 7d
-    """
-    ctx.obj = {"config_dir": config_dir(config_option)}
-
-
-@main.command()
+@click.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate every config file; exit 1 on any error.
@@ -77,7 +54,7 @@ def check(ctx: click.Context) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-@main.command()
+@click.command()
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Write the full crawl log here.")
@@ -120,11 +97,11 @@ def crawl(
         raise CommandError(str(exc)) from exc
     click.echo(render_summary(runs))
     if not no_alerts and config.watchers:
-        click.echo(dispatch_now(config))
+        click.echo(send_due(config))
     sys.exit(0 if all(run.succeeded for run in runs) else 1)
 
 
-@main.command()
+@click.command()
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -149,7 +126,7 @@ def run(ctx: click.Context, log_format: str | None, verbose: bool) -> None:
     sys.exit(code)
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
@@ -160,7 +137,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     Example: veille status
     """
     from crawler.archive.state import read_status
-    from crawler.statusview import render_status, status_json
+    from crawler.cli.status import render_status, status_json
 
     # Only the database is needed, read-only: status must work while a broken edit waits to be fixed.
     settings, _ = read_settings(ctx.obj["config_dir"])
@@ -189,59 +166,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     sys.exit(0 if found.running(now) else 3)
 
 
-def dispatch_now(config: Config) -> str:
-    """Send the alerts that are due (so a cron job gets alerts without the daemon); one summary line."""
-    from alerts.dispatch import dispatch_due, policy_from
-    from crawler.archive.state import read_status
-
-    archive = open_archive(config)
-    try:
-        if read_status(archive.db.conn).running(utc_now()):  # two senders could send one alert twice
-            return "alerts: left to the running daemon (`veille status` shows its outbox)"
-        done = dispatch_due(
-            archive.db.conn,
-            config.watchers_by_name(),
-            policy_from(config.settings, dict(os.environ)),
-            utc_now(),
-        )
-    finally:
-        archive.close()
-    lines = [
-        (
-            f"alerts: {done.sent} sent, {done.failed} failed (retried later), {done.dead} dead, "
-            f"{done.postponed} held back by a cap"
-        )
-    ]
-    return "\n".join(lines + [f"  {error}" for error in done.errors[:10]])
-
-
-def render_summary(runs: list[SourceRun]) -> str:
-    """The per-source table printed after a crawl, then each failing source's first error on its own
-    line (failed sources first, then partial ones), any further error indented under it."""
-    rows = [
-        (r.source, r.status, r.found, r.new, r.duplicate, r.updated, r.not_modified, r.errors) for r in runs
-    ]
-    table = format_table(("source", "status", "found", "new", "duplicate", "updated", "304", "errors"), rows)
-    failed = [r for r in runs if r.status == "failed"]
-    cut = [r for r in runs if r.interrupted]
-    counts = f"{len(runs) - len(failed) - len(cut)} succeeded, {len(failed)} failed"
-    counts += f", {len(cut)} interrupted" if cut else ""
-    lines = [
-        table,
-        "",
-        (
-            f"{len(runs)} sources: {counts}; "
-            f"{sum(r.new for r in runs)} new, {sum(r.updated for r in runs)} updated articles"
-        ),
-    ]
-    for run in failed + cut + [r for r in runs if r.succeeded and r.messages]:
-        label = run.source if run.status == "failed" else f"{run.source} ({run.status})"
-        first, *more = run.messages or ["failed"]
-        lines += [f"{label}: {first}", *(f"  then: {message}" for message in more)]
-    return "\n".join(lines)
-
-
-@main.command()
+@click.command()
 @click.pass_context
 def sources(ctx: click.Context) -> None:
     """Health of each source: last success, last error, articles in 24 h, 304 rate.
@@ -281,7 +206,7 @@ def sources(ctx: click.Context) -> None:
         )
 
 
-@main.command(name="search")
+@click.command(name="search")
 @click.argument("query")
 @click.option("--lang", help="Only articles in this language (fr, ar, en, es, amz).")
 @click.option("--source", help="Only articles of this source.")
@@ -323,19 +248,3 @@ def search_command(
             f"#{hit.id}  {hit.published_at or '?'}  {hit.source}  [{hit.language or '?'}]\n"
             f"  {shorten(hit.title, 100)}\n  {hit.url}\n  {shorten(hit.snippet, 160)}"
         )
-
-
-def _register_alert_commands() -> None:
-    from alerts.cli import alerts, backtest, try_command
-    from crawler.serve import serve
-
-    main.add_command(serve)
-    main.add_command(try_command)
-    main.add_command(backtest)
-    main.add_command(alerts)
-
-
-_register_alert_commands()
-
-if __name__ == "__main__":
-    main()

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from datetime import datetime
 
 from crawler.archive.state import Status
+from crawler.cli.text import format_table, shorten
 from crawler.config.schedules import format_duration
 from crawler.extract.dates import parse_utc
-from crawler.tables import format_table, shorten
 
 
 def _ago(stamp: str | None, now: datetime) -> str:

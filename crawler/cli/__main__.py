@@ -1,0 +1,5 @@
+"""`python -m crawler.cli`: the `veille` command."""
+
+from crawler.cli import main
+
+main()
