@@ -1,4 +1,5 @@
-"""Source health and rhythm, as plain functions over a source's recent history (no I/O).
+"""Source health and rhythm, as plain functions over a source's recent history (no I/O; its `Facts`
+and `Seen` records come from crawler/archive/health.py).
 
 A source is in trouble when its crawls keep failing, when it is silent for longer than its own
 publishing rhythm allows, or when fewer of its new articles come out whole (body and date).
@@ -10,31 +11,12 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crawler.archive.health import Facts, Seen
 from crawler.config.schedules import Schedule, format_duration
 
 RECENT = 10  # the newest articles whose yield is compared with the month before them
 MIN_HISTORY = 10  # fewer articles in 30 days: no rhythm is learned, no silence is claimed
 MIN_BASELINE = 20
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One archived article, as health needs it: when it appeared, and whether it came out whole."""
-
-    published: datetime  # its date, or when we found it if it had none (never later than that)
-    found: datetime
-    complete: bool
-
-
-@dataclass(frozen=True)
-class Facts:
-    """A source's state: failures from its crawl runs, articles of the last 30 days, newest first."""
-
-    name: str
-    consecutive_failures: int
-    last_error: str | None
-    articles: tuple[Seen, ...]
-    last_success: datetime | None = None  # the last crawl that worked: silence is what it confirmed
 
 
 @dataclass(frozen=True)
