@@ -83,6 +83,7 @@ class Daemon:
     """The running daemon: config, archive, scheduler, runners and the writer lanes."""
 
     def __init__(self, config: Config, lock_file: Any) -> None:
+        from alerts.dispatch import Dispatcher
         from crawler.daemon.metrics import Counters
         from crawler.workers import AnalysisPool
 
@@ -108,6 +109,7 @@ class Daemon:
         self.results: dict[str, JobResult] = {}
         self.last_runs: dict[str, str] = {}
         self.counters = Counters()
+        self.dispatcher = Dispatcher()  # one claim owner; holds outcomes a full disk refused
         self.config_error: str | None = None
         self.started_at = format_utc(utc_now())
         self.stopping = False
@@ -566,10 +568,9 @@ class Daemon:
             raise
 
     def _dispatch_chore(self, conn: Any, config: Config) -> None:
-        from alerts.dispatch import dispatch_due
         from alerts.outbox import policy_from
 
-        done = dispatch_due(
+        done = self.dispatcher.run(
             conn,
             config.watchers_by_name(),
             policy_from(config.settings, dict(os.environ)),

@@ -1,15 +1,20 @@
-"""Sending the deliveries that are due: retries with backoff, a cap per hour, and a ledger of attempts.
+"""Sending the deliveries and admin notices that are due: claims, retries with backoff, a cap per
+hour, and a ledger of attempts.
 
-Delivery is at least once: each send is recorded right after it returns, so a crash in between can
-only repeat that one message, with the same delivery id.
+Each row is claimed before it is sent (crawler/archive/outbox.py), so any number of senders on one
+archive send it once; each send is recorded right after it returns, so a crash in between can only
+repeat that one message, with the same delivery id.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import random
+import socket
 import sqlite3
+import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,14 +27,27 @@ from alerts.channels import (
     send_email,
     send_webhook,
 )
-from alerts.notices import Notice, raise_notice, save_settlement, send_notices
+from alerts.notices import Notice, notice_email, notice_payload, raise_notice
 from alerts.outbox import Policy, apprise_of, policy_from, settle
 from alerts.render import Alert, digest_message, email_message, plain_text, subject, webhook_payload
+from crawler.archive import outbox
 from crawler.archive.articles import Archive
+from crawler.archive.outbox import Queued, Settlement
 from crawler.archive.state import read_status
 from crawler.config import Config
 from crawler.config.watchers import Watcher
-from crawler.extract.dates import format_utc
+from crawler.exceptions import StorageError
+
+CAP_WAIT = timedelta(minutes=10)  # a watcher over its cap per hour is tried again this much later
+
+
+@dataclass(frozen=True)
+class NoticesSent:
+    """What a pass over the due admin notices alone did."""
+
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
 
 
 @dataclass
@@ -41,17 +59,268 @@ class Dispatched:
     dead: int = 0
     postponed: int = 0
     notices: int = 0
+    held: int = 0  # sent, but their outcome could not be written yet: kept in memory
+    notice_outcomes: Counter[str] = field(default_factory=Counter)  # sent, failed, dead
     errors: list[str] = field(default_factory=list)
+    dead_ids: list[str] = field(default_factory=list)
     left_to_daemon: bool = False  # a command found the daemon running and sent nothing
+
+
+def sender_name() -> str:
+    """This process's name as a claim owner: host, pid and a token (a pid can be reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def dead_owners(owners: set[str | None]) -> set[str]:
+    """The claim owners on this host whose process is gone: their claims need not wait for the
+    lease (a sender killed mid-send on this machine is taken over at once)."""
+    host, dead = socket.gethostname(), set()
+    for owner in owners - {None}:
+        name, _, rest = (owner or "").rpartition(":")[0].rpartition(":")
+        if name != host or not rest.isdigit():
+            continue
+        try:
+            os.kill(int(rest), 0)
+        except ProcessLookupError:
+            dead.add(owner or "")
+        except PermissionError:  # alive, someone else's
+            continue
+    return dead
+
+
+class Dispatcher:
+    """Sends what is due, alerts then admin notices, claiming each row before sending it.
+
+    An outcome the archive cannot take (a full disk) is held in memory and written before anything
+    else is sent: what was sent is never sent again because its record was lost, while this
+    process lives. A long-lived sender (the daemon) keeps one Dispatcher."""
+
+    def __init__(self, owner: str | None = None) -> None:
+        self.owner = owner or sender_name()
+        self.held: list[Settlement] = []
+
+    def run(
+        self,
+        conn: sqlite3.Connection,
+        watchers: dict[str, Watcher],
+        policy: Policy,
+        now: datetime,
+        jitter: Callable[[], float] = random.random,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> Dispatched:
+        """Send every delivery and notice due at `now`; record each attempt; schedule retries or
+        give up. `stopping()` ends the pass between two sends (the rest stays due)."""
+        result = Dispatched()
+        if not self.write_held(conn, result):
+            return result
+        pass_ = _Pass(self, conn, watchers, policy, now, jitter, stopping, result)
+        with contextlib.suppress(StorageError):  # told in result.errors; held outcomes go first next time
+            try:
+                pass_.alerts()
+            finally:  # whatever ended the pass, the deliveries it gave up on are told to the admin
+                if result.dead_ids:
+                    pass_.notice_dead()
+            if not stopping():
+                pass_.notices()
+        return result
+
+    def write_held(self, conn: sqlite3.Connection, result: Dispatched) -> bool:
+        """Write the outcomes held back by an earlier failure; False while the archive still refuses."""
+        if not self.held:
+            return True
+        try:
+            outbox.settle(conn, self.held)
+        except sqlite3.Error as exc:
+            result.held = len(self.held)
+            result.errors.append(_unwritable(exc, len(self.held)))
+            return False
+        self.held = []
+        return True
+
+
+def _unwritable(exc: Exception, held: int) -> str:
+    return (
+        f"the archive cannot be written ({exc}): {held} sent message(s) not yet recorded, kept in "
+        "memory; nothing more is sent until they are (hint: check free disk space and the database "
+        "file's permissions)"
+    )
+
+
+@dataclass
+class _Pass:
+    dispatcher: Dispatcher
+    conn: sqlite3.Connection
+    watchers: dict[str, Watcher]
+    policy: Policy
+    now: datetime
+    jitter: Callable[[], float]
+    stopping: Callable[[], bool]
+    result: Dispatched
+
+    def alerts(self) -> None:
+        rows = outbox.due(self.conn, "deliveries", self.now)
+        dead = dead_owners({r.claimed_by for r in rows})
+        digests: dict[str, list[Queued]] = {}
+        instant = []
+        for row in rows:
+            watcher = self.watchers.get(row.watcher)
+            if (
+                watcher is not None
+                and watcher.enabled
+                and watcher.mode != "instant"
+                and row.channel == "email"
+            ):
+                digests.setdefault(watcher.name, []).append(row)
+            else:
+                instant.append(row)
+        for name, members in digests.items():
+            if self.stopping():
+                return
+            claimed = self.claim("deliveries", [r.id for r in members], dead)
+            if claimed:
+                self.send_digest(self.watchers[name], claimed)
+        for row in instant:
+            if self.stopping():
+                return
+            for claimed in self.claim("deliveries", [row.id], dead):
+                self.send_alert(claimed)
+
+    def notices(self) -> None:
+        rows = outbox.due(self.conn, "notices", self.now)
+        dead = dead_owners({r.claimed_by for r in rows})
+        for row in rows:
+            if self.stopping():
+                return
+            for claimed in self.claim("notices", [row.id], dead):
+                watcher = self.watchers.get(claimed.watcher)
+                if watcher is None or not watcher.enabled or not watcher.admin:
+                    self.write(outbox.finish, "notices", claimed.id, "suppressed", None)
+                    continue
+                notice = Notice(claimed.key, claimed.kind, claimed.subject, claimed.body)
+                outcome = guarded(
+                    f"notice {claimed.channel} of {watcher.name}",
+                    _send_notice,
+                    watcher,
+                    claimed.channel,
+                    notice,
+                    claimed.id,
+                    self.policy,
+                )
+                if self.settle([claimed], outcome) == "sent":
+                    self.result.notices += 1
+
+    def claim(self, table: str, ids: list[str], dead: set[str]) -> list[Queued]:
+        until = self.now + timedelta(seconds=self.policy.lease_seconds)
+        return self.write(outbox.claim, table, ids, self.dispatcher.owner, self.now, until, dead)
+
+    def send_alert(self, row: Queued) -> None:
+        watcher = self.watchers.get(row.watcher)
+        if watcher is None or not watcher.enabled:
+            self.write(
+                outbox.finish, "deliveries", row.id, "suppressed", "the watcher was removed or disabled"
+            )
+            return
+        if watcher.max_per_hour and (
+            outbox.sent_since(self.conn, watcher.name, self.now - timedelta(hours=1)) >= watcher.max_per_hour
+        ):
+            self.write(outbox.postpone, row.id, self.now + CAP_WAIT)
+            self.result.postponed += 1
+            return
+        alert = load_alert(self.conn, row.id, watcher.name, row.article_id or 0, list(row.topics))
+        self.settle([row], send(watcher, row.channel, alert, self.policy))
+
+    def send_digest(self, watcher: Watcher, rows: list[Queued]) -> None:
+        alerts = [load_alert(self.conn, r.id, watcher.name, r.article_id or 0, list(r.topics)) for r in rows]
+        message = digest_message(alerts, watcher.name, self.policy.smtp.sender, list(watcher.email))
+        outcome = guarded(f"digest of {watcher.name}", send_email, self.policy.smtp, message)
+        self.settle(rows, outcome)
+
+    def settle(self, rows: list[Queued], outcome: Outcome) -> str:
+        """Write the outcome of one send for its rows; return the status they took."""
+        settlements, status = [], "sent"
+        for row in rows:
+            attempts = row.attempts + 1
+            status, due = settle(
+                outcome.ok,
+                attempts,
+                self.policy.max_attempts,
+                self.policy.retry_seconds,
+                self.now,
+                self.jitter,
+            )
+            # a dead one is not retried any more, whatever the error said
+            error = not_retried(outcome.error or "") if status == "dead" else outcome.error
+            if row.table == "deliveries":
+                setattr(self.result, status, getattr(self.result, status) + 1)
+                if status == "dead":
+                    self.result.dead_ids.append(row.id)
+                    self.result.errors.append(f"delivery {row.id} is dead after {attempts} attempts: {error}")
+                elif status == "failed":
+                    self.result.errors.append(f"delivery {row.id}: {error}")
+            else:
+                self.result.notice_outcomes[status] += 1
+            settlements.append(
+                Settlement(
+                    row.table,
+                    row.id,
+                    self.dispatcher.owner,
+                    row.channel,
+                    outcome.ok,
+                    status,
+                    attempts,
+                    error,
+                    self.now,
+                    due,
+                )
+            )
+        try:
+            outbox.settle(self.conn, settlements)
+        except sqlite3.Error as exc:  # sent, but not recorded: never sent again while we hold it
+            self.dispatcher.held.extend(settlements)
+            self.result.held = len(self.dispatcher.held)
+            self.result.errors.append(_unwritable(exc, len(self.dispatcher.held)))
+            raise StorageError(self.result.errors[-1]) from exc
+        return status
+
+    def write(self, func: Callable[..., object], *args: object) -> list[Queued]:
+        """A claim or a bookkeeping write; the archive refusing it stops the pass before any send."""
+        try:
+            return func(self.conn, *args) or []  # type: ignore[return-value]
+        except sqlite3.Error as exc:
+            self.result.errors.append(
+                f"the archive cannot be written ({exc}); nothing is sent until it can "
+                "(hint: check free disk space and the database file's permissions)"
+            )
+            raise StorageError(self.result.errors[-1]) from exc
+
+    def notice_dead(self) -> None:
+        dead = [e for e in self.result.errors if " is dead after " in e]
+        text = (
+            "Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
+            "channel works.\n\n" + "\n".join(dead)
+        )
+        key = "dead:" + ",".join(sorted(self.result.dead_ids))
+        title = f"{len(self.result.dead_ids)} alert(s) could not be delivered"
+        try:
+            raise_notice(self.conn, Notice(key, "dead-deliveries", title, text), self.watchers, self.now)
+        except sqlite3.Error as exc:
+            self.result.errors.append(f"the dead deliveries could not be told to the admin: {exc}")
 
 
 def dispatch_once(archive: Archive, config: Config, now: datetime) -> Dispatched:
     """One pass as a command runs it (`veille crawl`, `veille alerts send`), so a cron job gets its
-    alerts without the daemon; nothing when a daemon runs (two senders could send one alert twice)."""
+    alerts without the daemon; nothing when a daemon runs (it sends them itself)."""
     if read_status(archive.db.conn).running(now):
         return Dispatched(left_to_daemon=True)
     policy = policy_from(config.settings, dict(os.environ))
-    return dispatch_due(archive.db.conn, config.watchers_by_name(), policy, now)
+    dispatcher = Dispatcher()
+    done = dispatcher.run(archive.db.conn, config.watchers_by_name(), policy, now)
+    if dispatcher.held and not dispatcher.write_held(archive.db.conn, done):
+        done.errors.append(
+            f"{len(dispatcher.held)} sent message(s) could not be recorded before this command ended; "
+            f"they may be sent again after lease_seconds ({policy.lease_seconds} s)"
+        )
+    return done
 
 
 def dispatch_due(
@@ -62,94 +331,24 @@ def dispatch_due(
     jitter: Callable[[], float] = random.random,
     stopping: Callable[[], bool] = lambda: False,
 ) -> Dispatched:
-    """Send every delivery due at `now`; record each attempt; schedule retries or give up.
-    `stopping()` ends the pass between two sends (the rest stays due)."""
+    """One pass of a new Dispatcher (see Dispatcher.run)."""
+    return Dispatcher().run(conn, watchers, policy, now, jitter, stopping)
+
+
+def send_notices(
+    conn: sqlite3.Connection,
+    watchers: dict[str, Watcher],
+    policy: Policy,
+    now: datetime,
+    jitter: Callable[[], float] = random.random,
+) -> NoticesSent:
+    """Send only the admin notices that are due."""
     result = Dispatched()
-    try:
-        _dispatch(conn, watchers, policy, now, jitter, stopping, result)
-    finally:  # whatever ended the pass, the deliveries it gave up on are told to the admin
-        if result.dead:
-            _notice_dead(conn, watchers, now, result)
-    if not stopping():
-        notices = send_notices(conn, watchers, policy, now, jitter, stopping)
-        result.notices = notices.sent
-    return result
-
-
-def _dispatch(
-    conn: sqlite3.Connection,
-    watchers: dict[str, Watcher],
-    policy: Policy,
-    now: datetime,
-    jitter: Callable[[], float],
-    stopping: Callable[[], bool],
-    result: Dispatched,
-) -> None:
-    rows = conn.execute(
-        "SELECT id, watcher, channel, article_id, topics, attempts FROM deliveries "
-        "WHERE status IN ('pending', 'failed') AND due_at <= ? ORDER BY due_at, id",
-        [format_utc(now)],
-    ).fetchall()
-    rows = _send_digests(conn, rows, watchers, policy, now, jitter, result)
-    for delivery_id, name, channel, article_id, topics, attempts in rows:
-        if stopping():
-            return
-        watcher = watchers.get(name)
-        if watcher is None or not watcher.enabled:
-            _finish(conn, delivery_id, "suppressed", "the watcher was removed or disabled")
-            continue
-        if _capped(conn, watcher, now):
-            conn.execute(
-                "UPDATE deliveries SET due_at = ? WHERE id = ?",
-                [format_utc(now + timedelta(minutes=10)), delivery_id],
-            )
-            conn.commit()
-            result.postponed += 1
-            continue
-        alert = load_alert(conn, delivery_id, name, article_id, json.loads(topics))
-        outcome = send(watcher, channel, alert, policy)
-        _record(conn, delivery_id, channel, outcome, attempts + 1, policy, now, jitter, result)
-
-
-def _notice_dead(
-    conn: sqlite3.Connection, watchers: dict[str, Watcher], now: datetime, result: Dispatched
-) -> None:
-    dead = [e for e in result.errors if " is dead after " in e]
-    text = (
-        "Veille gave up on these deliveries; `veille alerts retry --dead` sends them again once the "
-        "channel works.\n\n" + "\n".join(dead)
-    )
-    key = "dead:" + ",".join(sorted(e.split()[1] for e in dead))
-    subject = f"{len(dead)} alert(s) could not be delivered"
-    raise_notice(conn, Notice(key, "dead-deliveries", subject, text), watchers, now)
-
-
-def _send_digests(
-    conn: sqlite3.Connection,
-    rows: list[tuple],
-    watchers: dict[str, Watcher],
-    policy: Policy,
-    now: datetime,
-    jitter: Callable[[], float],
-    result: Dispatched,
-) -> list[tuple]:
-    """Send the due email deliveries of digest watchers as one message each; return the other rows."""
-    digests: dict[str, list[tuple]] = {}
-    rest = []
-    for row in rows:
-        watcher = watchers.get(row[1])
-        if watcher is not None and watcher.enabled and watcher.mode != "instant" and row[2] == "email":
-            digests.setdefault(watcher.name, []).append(row)
-        else:
-            rest.append(row)
-    for name, members in digests.items():
-        watcher = watchers[name]
-        alerts = [load_alert(conn, r[0], name, r[3], json.loads(r[4])) for r in members]
-        message = digest_message(alerts, name, policy.smtp.sender, list(watcher.email))
-        outcome = guarded(f"digest of {name}", send_email, policy.smtp, message)
-        for row in members:
-            _record(conn, row[0], "email", outcome, row[5] + 1, policy, now, jitter, result)
-    return rest
+    pass_ = _Pass(Dispatcher(), conn, watchers, policy, now, jitter, lambda: False, result)
+    with contextlib.suppress(StorageError):  # told in result.errors
+        pass_.notices()
+    counts = result.notice_outcomes
+    return NoticesSent(counts["sent"], counts["failed"], counts["dead"])
 
 
 def send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outcome:
@@ -175,88 +374,30 @@ def _send(watcher: Watcher, channel: str, alert: Alert, policy: Policy) -> Outco
     return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
 
 
+def _send_notice(watcher: Watcher, channel: str, notice: Notice, row_id: str, policy: Policy) -> Outcome:
+    if channel == "email":
+        return send_email(policy.smtp, notice_email(notice, policy.smtp.sender, list(watcher.email)))
+    if channel == "webhook" and watcher.webhook is not None:
+        return send_webhook(
+            watcher.webhook.url.value,
+            watcher.webhook.secret.value,
+            notice_payload(notice, row_id),
+            row_id,
+            policy.timeout,
+            shown=str(watcher.webhook.url),
+        )
+    url = apprise_of(watcher, channel)
+    if url is not None:
+        return send_apprise(url.value, f"[Veille] {notice.subject}", notice.body, str(url))
+    return Outcome(False, f"watcher {watcher.name} has no channel {channel} any more")
+
+
 def load_alert(
     conn: sqlite3.Connection, delivery_id: str, watcher: str, article_id: int, topics: list[str]
 ) -> Alert:
     """The alert's content from the archive: the article, its matches, the story's other sites."""
-    conn.row_factory = sqlite3.Row
-    try:
-        article = dict(
-            conn.execute(
-                "SELECT id, url, title, source, language, published_at, author, summary, body, story_id "
-                "FROM articles WHERE id = ?",
-                [article_id],
-            ).fetchone()
-        )
-        marks = ",".join("?" * len(topics))
-        rows = conn.execute(
-            f"SELECT topic, terms, spans FROM matches WHERE article_id = ? "
-            f"AND topic IN ({marks}) ORDER BY topic",
-            [article_id, *topics],
-        )
-        matches = tuple(
-            {"topic": r["topic"], "terms": json.loads(r["terms"]), "spans": json.loads(r["spans"])}
-            for r in rows
-        )
-        others = (
-            tuple(
-                dict(r)
-                for r in conn.execute(
-                    "SELECT source, url, title FROM articles WHERE story_id = ? AND id != ? "
-                    "ORDER BY first_seen",
-                    [article["story_id"], article_id],
-                )
-            )
-            if article["story_id"] is not None
-            else ()
-        )
-    finally:
-        conn.row_factory = None
+    article, matches, others = outbox.alert_content(conn, article_id, topics)
     return Alert(delivery_id, watcher, tuple(topics), article, matches, others)
-
-
-def _capped(conn: sqlite3.Connection, watcher: Watcher, now: datetime) -> bool:
-    if not watcher.max_per_hour:
-        return False
-    sent = conn.execute(
-        "SELECT COUNT(*) FROM deliveries WHERE watcher = ? AND status = 'sent' AND sent_at > ?",
-        [watcher.name, format_utc(now - timedelta(hours=1))],
-    ).fetchone()[0]
-    return sent >= watcher.max_per_hour
-
-
-def _record(
-    conn: sqlite3.Connection,
-    delivery_id: str,
-    channel: str,
-    outcome: Outcome,
-    attempts: int,
-    policy: Policy,
-    now: datetime,
-    jitter: Callable[[], float],
-    result: Dispatched,
-) -> None:
-    conn.execute(
-        "INSERT INTO delivery_attempts (delivery_id, attempted_at, channel, outcome, error) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [delivery_id, format_utc(now), channel, "sent" if outcome.ok else "failed", outcome.error],
-    )
-    status, due = settle(outcome.ok, attempts, policy.max_attempts, policy.retry_seconds, now, jitter)
-    setattr(result, status, getattr(result, status) + 1)
-    error = not_retried(outcome.error or "") if status == "dead" else outcome.error  # it is not, any more
-    if status == "dead":
-        result.errors.append(f"delivery {delivery_id} is dead after {attempts} attempts: {error}")
-    elif status == "failed":
-        result.errors.append(f"delivery {delivery_id}: {error}")
-    save_settlement(conn, "deliveries", delivery_id, status, attempts, error, now, due)
-    conn.commit()  # before the next send: a crash can only repeat the message in flight
-
-
-def _finish(conn: sqlite3.Connection, delivery_id: str, status: str, error: str) -> None:
-    conn.execute(
-        "UPDATE deliveries SET status = ?, last_error = ? WHERE id = ?", [status, error, delivery_id]
-    )
-    conn.commit()
 
 
 def sample_alert(watcher: Watcher) -> Alert:

@@ -1,6 +1,7 @@
 """The deliveries a match owes: one per watcher, story and channel, due when the watcher wants it.
 
-Decided here; the rows are written inside the archive's write transaction."""
+Decided here; the rows are written by crawler/archive/outbox.py inside the archive's write
+transaction, through the `after_store` hook that `matching()` builds."""
 
 from __future__ import annotations
 
@@ -12,22 +13,15 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.channels import SmtpSettings
+from alerts.matcher import Article, Matcher, match_row
+from crawler.archive.articles import AfterStore, StoreResult
+from crawler.archive.outbox import Owed, add_delivery, article_to_match, move_waiting, save_matches
 from crawler.config.watchers import SECRET, Secret, Watcher
-from crawler.extract.dates import format_utc
+from crawler.extract.dates import format_utc, utc_now
+from crawler.extract.digest import Texts
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NAMESPACE = uuid.UUID("6b1d7f52-4c4e-4f0a-9a53-76656c6c6531")  # fixed: delivery ids never change
-
-
-@dataclass(frozen=True)
-class Owed:
-    """One delivery to write: who, which story, which channel, when."""
-
-    id: str
-    watcher: str
-    story_key: str
-    channel: str
-    due_at: datetime
 
 
 def channels_of(watcher: Watcher) -> list[str]:
@@ -81,16 +75,44 @@ def reschedule_pending(conn: sqlite3.Connection, watchers: Iterable[Watcher], no
     """Move the watchers' deliveries that wait and were never tried to when their timing now says:
     an edit of quiet hours or digest mode also applies to what already waits. One already due
     stays due (a digest the daemon was down for goes out now, not at the next one). How many moved."""
-    moved, at = 0, format_utc(now)
+    return sum(move_waiting(conn, w.name, due_time(w, now), now) for w in watchers)
+
+
+def matching(matcher: Matcher, watchers: tuple[Watcher, ...] = ()) -> AfterStore:
+    """The hook the archive calls for each article it stores, inside its write transaction: match
+    the new or changed article and write its matches and the deliveries they owe, so the outbox
+    is written atomically with the article."""
+
+    def after_store(conn: sqlite3.Connection, result: StoreResult, texts: Texts | None) -> None:
+        if result.outcome == "duplicate":
+            return
+        title, summary, body, language, source, version = article_to_match(conn, result.article_id)
+        article = Article(title or "", summary or "", body or "", language, source, texts)
+        found = {row[0]: row[1:] for row in map(match_row, matcher.match(article))}
+        now = utc_now()
+        new_topics = save_matches(conn, result.article_id, version, found, format_utc(now))
+        if new_topics and watchers:
+            owe(conn, result, source, language, new_topics, watchers, now)
+
+    return after_store
+
+
+def owe(
+    conn: sqlite3.Connection,
+    result: StoreResult,
+    source: str,
+    language: str | None,
+    topics: set[str],
+    watchers: tuple[Watcher, ...],
+    now: datetime,
+) -> None:
+    """Write the deliveries the new matches owe: one per watcher, story and channel; a reprint
+    joins a delivery still pending, and nothing follows one already sent."""
+    story = f"story:{result.story_id}" if result.story_id is not None else f"article:{result.article_id}"
     for watcher in watchers:
-        due = format_utc(due_time(watcher, now))
-        moved += conn.execute(
-            "UPDATE deliveries SET due_at = ? WHERE watcher = ? AND status = 'pending' "
-            "AND attempts = 0 AND due_at > ? AND due_at != ?",
-            [due, watcher.name, at, due],
-        ).rowcount
-    conn.commit()
-    return moved
+        followed = sorted(t for t in topics if watcher.follows(t, source, language))
+        for delivery in owed(watcher, story, now) if followed else ():
+            add_delivery(conn, delivery, result.article_id, followed, format_utc(now))
 
 
 def due_time(watcher: Watcher, now: datetime) -> datetime:
@@ -144,6 +166,7 @@ class Policy:
     max_attempts: int = 8
     retry_seconds: int = 60
     timeout: float = 15
+    lease_seconds: int = 300  # how long a sender owns what it claimed
 
 
 def policy_from(settings: object, environ: dict[str, str]) -> Policy:
@@ -164,4 +187,5 @@ def policy_from(settings: object, environ: dict[str, str]) -> Policy:
         settings.delivery_max_attempts,
         settings.delivery_retry_seconds,
         float(settings.delivery_timeout),
+        settings.lease_seconds,
     )

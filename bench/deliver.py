@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from alerts.channels import SmtpSettings  # noqa: E402
 from alerts.dispatch import dispatch_due  # noqa: E402
 from alerts.matcher import Matcher  # noqa: E402
-from alerts.outbox import Policy  # noqa: E402
+from alerts.outbox import Policy, matching  # noqa: E402
 from crawler.archive.articles import Archive  # noqa: E402
 from crawler.config.topics import Topic, make_term  # noqa: E402
 from crawler.config.watchers import Secret, Watcher, Webhook  # noqa: E402
@@ -53,7 +53,7 @@ def owed_archive(path: Path, articles: int, watcher: Watcher) -> Archive:
         for n in range(articles)
     ]
     for start in range(0, len(records), 500):
-        archive.store_many(records[start : start + 500], matcher, (watcher,))
+        archive.store_many(records[start : start + 500], matching(matcher, (watcher,)))
     return archive
 
 

@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from alerts.matcher import Matcher
+from alerts.outbox import matching
 from crawler.archive.articles import Archive, StoredArticle
 from crawler.exceptions import StorageError
 from crawler.extract.cleaning import safe_text
@@ -63,12 +64,18 @@ class ArchivePipeline:
     """Store articles once: new ones are inserted, changed ones updated, known ones dropped."""
 
     def __init__(
-        self, writer: BatchWriter, runs: dict[str, SourceRun], stats: object | None = None, path: str = ""
+        self,
+        writer: BatchWriter,
+        runs: dict[str, SourceRun],
+        stats: object | None = None,
+        path: str = "",
+        failures: Archive | None = None,
     ) -> None:
         self.writer = writer
         self.runs = runs
         self.stats = stats
         self.path = path
+        self.failures = failures  # where an article that cannot be stored is backed off
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -78,10 +85,9 @@ class ArchivePipeline:
             lambda: Archive.open(
                 path, story_similarity=settings.story_similarity, story_window_days=settings.story_window_days
             ),
-            matcher=Matcher(spider.config.topics.enabled()),
-            watchers=spider.config.watchers,
+            after_store=matching(Matcher(spider.config.topics.enabled()), spider.config.watchers),
         )
-        return cls(writer, spider.runs, crawler.stats, str(path))
+        return cls(writer, spider.runs, crawler.stats, str(path), spider.archive)
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
         adapter = ItemAdapter(item)
@@ -89,11 +95,14 @@ class ArchivePipeline:
             raise DropItem(f"{item.url}: no title and no text could be extracted")
         try:
             result = await self.writer.store(build_record(item))
-        except sqlite3.Error as exc:
+        except sqlite3.Error as exc:  # the archive's fault, not the page's: crawled again next time
             raise StorageError(
                 f"{self.path}: cannot store {item.url}: {exc} "
                 "(hint: check free disk space and file permissions)"
             ) from exc
+        except Exception as exc:  # this article's own fault: backed off like a page that failed
+            self._back_off(item, exc)
+            raise
         run = self.runs.get(item.source)
         if run is not None:
             setattr(run, result.outcome, getattr(run, result.outcome) + 1)
@@ -103,6 +112,12 @@ class ArchivePipeline:
             raise DropItem(f"{item.url}: already archived as article {result.article_id}", log_level="DEBUG")
         logger.debug("%s article %s: %s", result.outcome, result.article_id, item.url)
         return item
+
+    def _back_off(self, item: ArticleItem, exc: Exception) -> None:
+        keys = identity_keys(item.link or item.url, guid=item.guid)
+        if self.failures is not None and keys:
+            error = f"article {item.url}: not stored: {type(exc).__name__}: {str(exc)[:200]}"
+            self.failures.record_page_failure(keys[0], item.link or item.url, item.source, error)
 
     async def close_spider(self) -> None:
         """Write the last batch and close the writer's connection."""

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from alerts.matcher import Matcher
-from crawler.archive.articles import Archive, StoredArticle, StoreResult
-from crawler.config.watchers import Watcher
+from crawler.archive.articles import AfterStore, Archive, StoredArticle, StoreResult
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +25,10 @@ class BatchWriter:
         open_archive: Callable[[], Archive],
         max_batch: int = 64,
         max_delay: float = 0.1,
-        matcher: Matcher | None = None,
-        watchers: tuple[Watcher, ...] = (),
+        after_store: AfterStore | None = None,
     ) -> None:
         self.open_archive = open_archive
-        self.matcher = matcher  # replaced as a whole when the topics are reloaded
-        self.watchers = watchers
+        self.after_store = after_store  # the matching: matches and deliveries, in the same transaction
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.pending: list[tuple[StoredArticle, asyncio.Future[StoreResult]]] = []
@@ -62,10 +59,14 @@ class BatchWriter:
             if not batch:
                 return
             loop = asyncio.get_running_loop()
+            records = [r for r, _ in batch]
             try:
-                results = await loop.run_in_executor(self.thread, self._write, [r for r, _ in batch])
-            except Exception as exc:  # the whole transaction failed (disk full, locked for 30 s)
+                results = await loop.run_in_executor(self.thread, self._write, records)
+            except sqlite3.OperationalError as exc:  # disk full, locked for 30 s: alone, each would too
                 results = [exc] * len(batch)
+            except Exception:  # anything else: one article may have caused it, so try each alone
+                logger.warning("a batch of %d articles failed; storing them one by one", len(batch))
+                results = await loop.run_in_executor(self.thread, self._write_each, records)
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -77,7 +78,16 @@ class BatchWriter:
     def _write(self, records: list[StoredArticle]) -> list[StoreResult | Exception]:
         if self.archive is None:
             self.archive = self.open_archive()
-        return self.archive.store_many(records, self.matcher, self.watchers)
+        return self.archive.store_many(records, self.after_store)
+
+    def _write_each(self, records: list[StoredArticle]) -> list[StoreResult | Exception]:
+        results: list[StoreResult | Exception] = []
+        for record in records:
+            try:
+                results.extend(self._write([record]))
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     async def close(self) -> None:
         """Write what is left, then close the archive and stop the thread."""

@@ -14,7 +14,7 @@ import pytest
 from alerts.channels import SmtpSettings, send_email
 from alerts.dispatch import dispatch_due
 from alerts.matcher import Matcher
-from alerts.outbox import Policy
+from alerts.outbox import Policy, matching
 from alerts.render import verify
 from crawler.archive.articles import Archive
 from crawler.config.topics import Topic, make_term
@@ -55,7 +55,7 @@ def setup(
     item = ArticleItem(
         source="s", url="https://a.ma/x-11111", title="<b>الذكاء</b> titre", body=BODY, language="ar"
     )
-    archive.store_many([build_record(item)], MATCHER, (watcher,))
+    archive.store_many([build_record(item)], matching(MATCHER, (watcher,)))
     policy = Policy(
         SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=2),
         max_attempts=3,
@@ -165,7 +165,7 @@ def test_a_digest_watcher_gets_one_message_grouped_by_topic(tmp_path: Path, smtp
         language="ar",
         body="الذكاء الاصطناعي " + " ".join(a["content"] for a in REAL[:2]),
     )
-    archive.store_many([build_record(item)], MATCHER, tuple(watchers.values()))
+    archive.store_many([build_record(item)], matching(MATCHER, tuple(watchers.values())))
     assert dispatch_due(archive.db.conn, watchers, policy, now).sent == 0  # due at the top of the hour
     done = dispatch_due(archive.db.conn, watchers, policy, now + timedelta(hours=1, minutes=1))
     assert done.sent == 2

@@ -41,12 +41,13 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_only_the_message_in_flight(
         config = load_config(tmp_path)
         archive = Archive.open(tmp_path / "a.db")
         from alerts.matcher import Matcher
+        from alerts.outbox import matching
 
         matcher = Matcher(config.topics.enabled())
         for n in range(5):
             body = f"Article numéro {n} sur l'institut Jazari, sujet {n * 7919} sans rapport avec les autres."
             item = ArticleItem(source="s", url=f"https://x.ma/a-{n}", title=f"Jazari {n}", body=body)
-            archive.store_many([build_record(item)], matcher, config.watchers)
+            archive.store_many([build_record(item)], matching(matcher, config.watchers))
         archive.close()
         command = [sys.executable, "-m", "crawler.cli", "--config", str(tmp_path), "alerts", "send"]
         hook.delay = 30  # the receiver hangs on the first request: that one is in flight when killed

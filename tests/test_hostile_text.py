@@ -15,7 +15,7 @@ import pytest
 from alerts.channels import SmtpSettings, send_email
 from alerts.dispatch import dispatch_due
 from alerts.matcher import Matcher
-from alerts.outbox import Policy
+from alerts.outbox import Policy, matching
 from alerts.render import (
     Alert,
     digest_message,
@@ -165,7 +165,7 @@ def test_extraction_and_the_archive_keep_no_unsafe_character(tmp_path: Path) -> 
         author="\u202eX",
         guid="g\x00",
     )
-    archive.store_many([build_record(item)], MATCHER, (watcher,))
+    archive.store_many([build_record(item)], matching(MATCHER, (watcher,)))
     row = archive.db.execute("SELECT title, body, author, guid FROM articles").fetchone()
     assert (
         row[0] == "Le Maroc et l’IA[31m  facture fdp.exe"
@@ -184,7 +184,7 @@ def test_a_hostile_title_reaches_the_watcher_as_text_through_dispatch(
     item = ArticleItem(
         source="s", url="https://a.ma/x-4", title=f"{INJECTION} {BIDI}", body=BODY, language="fr"
     )
-    archive.store_many([build_record(item)], MATCHER, (watcher,))
+    archive.store_many([build_record(item)], matching(MATCHER, (watcher,)))
     settings = Policy(SmtpSettings("127.0.0.1", smtp.port, tls="none", timeout=5), max_attempts=3)
     result = dispatch_due(archive.db.conn, {"w": watcher}, settings, datetime.now(UTC) + timedelta(seconds=5))
     assert result.sent == 1, result.errors

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.channels import SmtpSettings
-from alerts.notices import Notice, raise_notice, send_notices
+from alerts.dispatch import send_notices
+from alerts.notices import Notice, raise_notice
 from alerts.outbox import Policy
 from crawler.archive.articles import Archive
 from crawler.config.watchers import Watcher

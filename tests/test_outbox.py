@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alerts.matcher import Matcher
-from alerts.outbox import delivery_id, due_time, owed
+from alerts.outbox import delivery_id, due_time, matching, owed
 from crawler.archive.articles import Archive
 from crawler.config.topics import Topic, make_term
 from crawler.config.watchers import Secret, Watcher, Webhook
@@ -73,7 +73,7 @@ WATCHERS = (
 
 def store(archive: Archive, url: str, source: str, body: str = BODY) -> None:
     item = ArticleItem(source=source, url=url, title="t", body=body, language="ar")
-    archive.store_many([build_record(item)], MATCHER, WATCHERS)
+    archive.store_many([build_record(item)], matching(MATCHER, WATCHERS))
 
 
 def deliveries(archive: Archive) -> list[dict]:

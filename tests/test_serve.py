@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alerts.matcher import Matcher
+from alerts.outbox import matching
 from crawler.archive.articles import Archive
 from crawler.cli.serve import (
     HIDDEN,
@@ -123,8 +124,7 @@ def archive_path(tmp_path: Path, config_dir: Path) -> Path:
                 )
             ),
         ],
-        MATCHER,
-        WATCHERS,
+        matching(MATCHER, WATCHERS),
     )
     archive.record_run(run("wire-ar", ok=True))
     archive.record_run(run("news-fr", ok=False))

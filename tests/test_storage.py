@@ -191,19 +191,22 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) 
 
 def test_new_and_changed_articles_are_matched_but_not_a_recrawl(archive: Archive) -> None:
     from alerts.matcher import Matcher
+    from alerts.outbox import matching
     from crawler.config.topics import Topic, make_term
 
     matcher = Matcher(
         [Topic(name="ia", title="IA", any=(make_term("intelligence artificielle", frozenset()),))]
     )
     url = "https://x.ma/a-11111"
-    first = archive.store_many([build_record(item(url, "Rien à signaler."))], matcher)[0]
+    first = archive.store_many([build_record(item(url, "Rien à signaler."))], matching(matcher))[0]
     assert archive.db.execute("SELECT COUNT(*) FROM matches").fetchone()[0] == 0
-    archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matcher)
+    archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matching(matcher))
     [row] = archive.db["matches"].rows
     assert (row["article_id"], row["topic"], row["article_version"]) == (first.article_id, "ia", 2)
     matched_at = row["matched_at"]
-    again = archive.store_many([build_record(item(url, "L'intelligence artificielle au Maroc."))], matcher)[0]
+    again = archive.store_many(
+        [build_record(item(url, "L'intelligence artificielle au Maroc."))], matching(matcher)
+    )[0]
     assert again.outcome == "duplicate"
     assert [r["matched_at"] for r in archive.db["matches"].rows] == [matched_at]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from crawler.archive.matchstore import owe, save_matches
 from crawler.archive.schema import migrate
 from crawler.archive.search import reindex
+from crawler.archive.transaction import write_transaction
 from crawler.exceptions import StorageError
 from crawler.extract.dates import format_utc, utc_now, utc_now_iso
 from crawler.extract.digest import Texts, indexed_texts
@@ -27,9 +27,7 @@ PAGE_RETRY_HOURS = 1
 PAGE_RETRY_MAX_DAYS = 7
 
 if TYPE_CHECKING:
-    from alerts.matcher import Matcher
     from crawler.config import Config
-    from crawler.config.watchers import Watcher
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,11 @@ class StoreResult:
     outcome: str
     article_id: int
     story_id: int | None
+
+
+# Called for each article stored, inside its savepoint, with the normalised texts when known: the
+# matching that writes matches and deliveries (alerts.outbox.matching), kept atomic with the article.
+AfterStore = Callable[[sqlite3.Connection, StoreResult, Texts | None], None]
 
 
 def open_database(path: Path | str) -> Database:
@@ -150,13 +153,10 @@ class Archive:
         return result
 
     def store_many(
-        self,
-        articles: list[StoredArticle],
-        matcher: Matcher | None = None,
-        watchers: tuple[Watcher, ...] = (),
+        self, articles: list[StoredArticle], after_store: AfterStore | None = None
     ) -> list[StoreResult | Exception]:
-        """Store several articles in one transaction, matching new and changed ones against the
-        topics; one article that fails is rolled back alone."""
+        """Store several articles in one transaction, calling `after_store` for each inside its
+        savepoint; one article that fails is rolled back alone."""
         results: list[StoreResult | Exception] = []
         index: dict[int, Texts] = {}
         with self.write():
@@ -164,12 +164,10 @@ class Archive:
                 try:
                     with self.db.atomic():  # a savepoint per article
                         result, texts = self._store_one(article)
-                        if matcher is not None and result.outcome != "duplicate":
-                            new_topics = save_matches(self.db.conn, result.article_id, matcher, texts)
-                            if new_topics and watchers:
-                                owe(self.db.conn, result.article_id, result.story_id, new_topics, watchers)
+                        if after_store is not None:
+                            after_store(self.db.conn, result, texts)
                         results.append(result)
-                except sqlite3.Error as exc:
+                except Exception as exc:  # a poisoned article (bad text, a matcher bug) costs only itself
                     if not self.db.conn.in_transaction:
                         raise  # SQLite dropped the whole transaction (disk full): the batch failed
                     results.append(exc)
@@ -192,18 +190,8 @@ class Archive:
     def write(self) -> Iterator[None]:
         """A write transaction taken at once (BEGIN IMMEDIATE), so a concurrent crawl waits for the
         busy timeout instead of failing between our lookup and our insert."""
-        if self.db.conn.in_transaction:
-            with self.db.atomic():
-                yield
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self.db.conn):
             yield
-        except BaseException:
-            if self.db.conn.in_transaction:
-                self.db.conn.rollback()
-            raise
-        self.db.execute("COMMIT")
 
     def _insert_row(self, table: str, row: dict[str, Any]) -> int:
         # Plain SQL: sqlite-utils' insert() inspects the table on every call, a third of the cost here.

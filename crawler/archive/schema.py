@@ -131,6 +131,14 @@ def m006_page_failures(db: Database) -> None:
             retry_at TEXT NOT NULL)""")
 
 
+@migrations()
+def m007_claims(db: Database) -> None:
+    """Who is sending a delivery or notice, and until when that claim holds (status 'sending')."""
+    for table in ("deliveries", "notices"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN claimed_by TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN claimed_until TEXT")
+
+
 def migrate(db: Database) -> None:
     """Bring the database schema up to date."""
     migrations.apply(db)

@@ -9,11 +9,12 @@ import sys
 import click
 
 from alerts.channels import not_retried
+from crawler.archive import outbox
 from crawler.archive.articles import Archive
 from crawler.cli.common import CommandError, load, open_archive, send_due
 from crawler.cli.text import format_table, shorten
 from crawler.config import Config
-from crawler.extract.dates import format_utc, utc_now
+from crawler.extract.dates import utc_now
 
 
 @click.group(invoke_without_command=True)
@@ -21,7 +22,7 @@ from crawler.extract.dates import format_utc, utc_now
 @click.option("--topic", help="Only deliveries for this topic.")
 @click.option(
     "--state",
-    type=click.Choice(["pending", "failed", "sent", "dead", "suppressed"]),
+    type=click.Choice(["pending", "sending", "failed", "sent", "dead", "suppressed"]),
     help="Only deliveries in this state.",
 )
 @click.option("--limit", default=30, show_default=True)
@@ -35,21 +36,7 @@ def alerts(ctx: click.Context, watcher: str | None, topic: str | None, state: st
         return
     config = load(ctx, sends=False)
     archive = open_archive(config, existing=True)
-    where, params = [], []
-    for column, value in (("d.watcher", watcher), ("d.status", state)):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if topic:
-        where.append("d.topics LIKE ?")
-        params.append(f'%"{topic}"%')
-    sql = (
-        "SELECT d.id, d.watcher, d.channel, d.status, d.attempts, d.due_at, d.sent_at, d.topics, "
-        "a.title, d.last_error FROM deliveries d JOIN articles a ON a.id = d.article_id "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY d.created_at DESC LIMIT ?"
-    )
-    rows = archive.db.execute(sql, [*params, limit]).fetchall()
+    rows = outbox.recent_deliveries(archive.db.conn, watcher, topic, state, limit)
     archive.close()
     if not rows:
         _check_names(config, watcher, topic)  # a typo is an error, not an empty history
@@ -134,43 +121,25 @@ def alerts_retry(ctx: click.Context, delivery_id: str | None, dead: bool) -> Non
         raise CommandError("give a delivery id (or its first characters) or --dead")
     config = load(ctx, sends=False)  # retry sends nothing itself
     archive = open_archive(config, existing=True)
-    now = format_utc(utc_now())
     try:
-        if dead:
-            cursor = archive.db.execute(
-                "UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? WHERE status = 'dead'",
-                [now],
-            )
-        else:
-            cursor = archive.db.execute(
-                "UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ? "
-                "WHERE substr(id, 1, ?) = ? AND status IN ('failed', 'dead')",
-                [now, len(delivery_id), delivery_id],
-            )
-            if not cursor.rowcount:
-                raise CommandError(_not_retried(archive, delivery_id))
-        archive.db.conn.commit()
+        count = outbox.retry_deliveries(archive.db.conn, None if dead else delivery_id, utc_now())
+        if not count and not dead:
+            raise CommandError(_not_retried(archive, delivery_id or ""))
     finally:
         archive.close()
-    click.echo(f"{cursor.rowcount} {'delivery' if cursor.rowcount == 1 else 'deliveries'} due again")
+    click.echo(f"{count} {'delivery' if count == 1 else 'deliveries'} due again")
 
 
 def _not_retried(archive: Archive, delivery_id: str) -> str:
     """Why no delivery was made due again: no such id, or the status of those it names."""
-    found = [
-        r[0]
-        for r in archive.db.execute(
-            "SELECT DISTINCT status FROM deliveries WHERE substr(id, 1, ?) = ?",
-            [len(delivery_id), delivery_id],
-        )
-    ]
+    found = outbox.statuses_of(archive.db.conn, delivery_id)
     if not found:
         return (
             f"no delivery id starts with {delivery_id!r} "
             "(hint: `veille alerts --state failed` lists the ones to retry)"
         )
     return (
-        f"delivery {delivery_id!r} is {', '.join(sorted(found))}, not failed or dead (hint: a pending "
+        f"delivery {delivery_id!r} is {', '.join(found)}, not failed or dead (hint: a pending "
         "one waits for its digest or the end of quiet hours; a suppressed one has no watcher any more)"
     )
 

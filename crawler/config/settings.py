@@ -156,6 +156,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("delivery_timeout", (int, float), 15, "seconds before an SMTP or webhook send is abandoned", 1),
     Setting("delivery_max_attempts", int, 8, "attempts before a delivery is marked dead", 1),
     Setting("delivery_retry_seconds", int, 60, "first retry delay; doubled at each attempt, with jitter", 1),
+    Setting(
+        "lease_seconds", int, 300, "how long a sender owns a delivery it claimed; due again after it", 30
+    ),
 )
 CHOICES = {"smtp_tls": ("starttls", "ssl", "none"), "log_format": ("text", "json")}
 DURATIONS = ("default_schedule", "min_interval", "startup_spread", "dispatch_interval", "health_silence_min")
