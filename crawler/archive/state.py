@@ -1,4 +1,5 @@
-"""What the daemon publishes in the archive for `veille status`, and reading it back."""
+"""What the daemon publishes in the archive for `veille status`, and reading it back; the archive's
+counts that /healthz and /metrics report."""
 
 from __future__ import annotations
 
@@ -83,6 +84,45 @@ def read_status(conn: sqlite3.Connection) -> Status:
     deliveries = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall())
     notices = dict(conn.execute("SELECT status, COUNT(*) FROM notices GROUP BY status").fetchall())
     return Status(state, jobs, sources, problems, deliveries, notices)
+
+
+@dataclass(frozen=True)
+class HealthCounts:
+    """What /healthz reports from the archive."""
+
+    problem_sources: list[str]  # the sources with an open problem, by name
+    deliveries_waiting: int  # pending or failed (to be retried)
+    deliveries_dead: int
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """What /metrics reads from the archive at each scrape."""
+
+    failures: list[tuple[str, int]]  # (source, failed crawls in a row), by name
+    problems: list[tuple[str, int]]  # (kind, open problems)
+    outbox: dict[str, int]  # deliveries waiting or dead, by status (only the statuses found)
+    articles: int  # the highest article id
+
+
+def read_health_counts(conn: sqlite3.Connection) -> HealthCounts:
+    """The sources with open problems and the deliveries not sent yet, for /healthz."""
+    names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM source_problems ORDER BY source")]
+    waiting = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')").fetchone()
+    dead = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'dead'").fetchone()
+    return HealthCounts(names, waiting[0], dead[0])
+
+
+def read_gauges(conn: sqlite3.Connection) -> Gauges:
+    """Failures per source, open problems per kind, the outbox and the archive's size, for /metrics."""
+    failures = conn.execute("SELECT name, consecutive_failures FROM sources ORDER BY name").fetchall()
+    problems = conn.execute("SELECT kind, COUNT(*) FROM source_problems GROUP BY kind").fetchall()
+    outbox = conn.execute(
+        "SELECT status, COUNT(*) FROM deliveries "
+        "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"
+    ).fetchall()
+    total = conn.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
+    return Gauges(failures, problems, dict(outbox), total)
 
 
 def _alive(pid: int) -> bool:

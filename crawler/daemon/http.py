@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from crawler import __version__
-from crawler.daemon.metrics import render_metrics
+from crawler.archive.articles import Archive
+from crawler.archive.state import read_health_counts
+from crawler.daemon.metrics import Counters, render_metrics
 from crawler.extract.dates import format_utc, utc_now
 
 
-def health_report(daemon: Any) -> tuple[int, dict]:
+class DaemonView(Protocol):
+    """What the endpoint reads of the running daemon (scheduler.Daemon has it; a test needs no Daemon)."""
+
+    started_at: str
+    config_error: str | None
+    stopping: bool
+    counters: Counters
+    archive: Archive
+
+
+def health_report(daemon: DaemonView) -> tuple[int, dict]:
     """The /healthz status code and body: 200 while the daemon runs and its archive answers."""
     body: dict[str, Any] = {
         "status": "ok",
@@ -23,15 +35,11 @@ def health_report(daemon: Any) -> tuple[int, dict]:
         "config_error": daemon.config_error,
     }
     try:
-        conn = daemon.archive.db.conn
-        names = [r[0] for r in conn.execute("SELECT DISTINCT source FROM source_problems ORDER BY source")]
+        counts = read_health_counts(daemon.archive.db.conn)
+        names = counts.problem_sources
         body["sources_failing"], body["problem_sources"] = len(names), names  # sources, not problems
-        body["deliveries_waiting"] = conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')"
-        ).fetchone()[0]
-        body["deliveries_dead"] = conn.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'dead'"
-        ).fetchone()[0]
+        body["deliveries_waiting"] = counts.deliveries_waiting
+        body["deliveries_dead"] = counts.deliveries_dead
     except Exception as exc:  # the archive is unreadable: the daemon is not healthy
         body.update(status="error", error=str(exc))
         return 503, body
@@ -46,7 +54,7 @@ class Endpoint(Resource):
 
     isLeaf = True  # noqa: N815 (Twisted's name)
 
-    def __init__(self, daemon: Any) -> None:
+    def __init__(self, daemon: DaemonView) -> None:
         super().__init__()
         self.daemon = daemon
 

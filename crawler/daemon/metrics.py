@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from crawler.archive.state import read_gauges
+
 
 class Counters:
     """What the daemon counted since it started (Prometheus counters reset with the process)."""
@@ -24,7 +26,7 @@ class Counters:
 
 
 class Collector:
-    """Yields the daemon's metrics; the archive's gauges are read on each scrape."""
+    """Yields the daemon's metrics; the archive's gauges are read on each scrape (archive/state.py)."""
 
     def __init__(self, counters: Counters, conn: sqlite3.Connection) -> None:
         self.counters = counters
@@ -63,31 +65,25 @@ class Collector:
         yield GaugeMetricFamily("veille_start_time_seconds", "When the daemon started", value=c.started)
 
     def _gauges(self) -> Iterator[Metric]:
+        gauges = read_gauges(self.conn)
         failures = GaugeMetricFamily(
             "veille_source_consecutive_failures", "Failed crawls in a row", labels=["source"]
         )
-        rows = self.conn.execute("SELECT name, consecutive_failures FROM sources ORDER BY name")
-        for name, count in rows:
+        for name, count in gauges.failures:
             failures.add_metric([name], count)
         problems = GaugeMetricFamily(
             "veille_source_problems", "Open source problems, by kind", labels=["kind"]
         )
-        for kind, count in self.conn.execute("SELECT kind, COUNT(*) FROM source_problems GROUP BY kind"):
+        for kind, count in gauges.problems:
             problems.add_metric([kind], count)
         outbox = GaugeMetricFamily("veille_outbox", "Deliveries in the outbox, by status", labels=["status"])
         counts = dict.fromkeys(("pending", "failed", "dead"), 0)  # zeros too: an alert rule needs a sample
-        counts.update(
-            self.conn.execute(
-                "SELECT status, COUNT(*) FROM deliveries "
-                "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"
-            )
-        )
+        counts.update(gauges.outbox)
         for status, count in counts.items():
             outbox.add_metric([status], count)
-        total = self.conn.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
         yield from (failures, problems, outbox)
         yield GaugeMetricFamily(
-            "veille_archive_articles", "Articles in the archive (highest id)", value=total
+            "veille_archive_articles", "Articles in the archive (highest id)", value=gauges.articles
         )
 
 
