@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alerts.matcher import Article, Matcher
+from crawler.archive.reports import read_articles
 from crawler.config.topics import Topics
 
 SHARE_WARNING = 0.05
@@ -45,13 +46,7 @@ def archive_articles(
     db: Database, since: str | None, limit: int | None = None
 ) -> Iterator[tuple[dict[str, Any], Article]]:
     """Articles of the archive (newest first), as rows and as matcher input."""
-    where, params = ("WHERE COALESCE(published_at, first_seen) >= ?", [since]) if since else ("", [])
-    sql = (
-        f"SELECT id, source, title, summary, body, language, url, "
-        f"COALESCE(published_at, first_seen) AS day FROM articles {where} ORDER BY day DESC"
-        + (f" LIMIT {int(limit)}" if limit else "")
-    )
-    for row in db.query(sql, params):
+    for row in read_articles(db, since, limit):
         yield (
             row,
             Article(

@@ -11,7 +11,7 @@ from datetime import timedelta
 import click
 
 from crawler.archive.articles import Archive
-from crawler.archive.reports import source_health
+from crawler.archive.reports import has_articles, source_health
 from crawler.archive.search import search, with_original_snippets
 from crawler.cli.common import CommandError, load, open_archive, parse_since, send_due
 from crawler.cli.text import format_table, render_summary, shorten
@@ -227,11 +227,7 @@ def search_command(
             f"--lang {lang!r}: not a language code (hint: one of {', '.join(sorted(LANGUAGES))})"
         )
     archive = open_archive(config, existing=True)
-    if (
-        source
-        and source not in {s.name for s in config.sources}
-        and not archive.db.execute("SELECT 1 FROM articles WHERE source = ? LIMIT 1", [source]).fetchone()
-    ):
+    if source and source not in {s.name for s in config.sources} and not has_articles(archive.db, source):
         archive.close()
         raise CommandError(
             f"--source {source!r}: no such source and no article from it (hint: `veille sources` lists them)"

@@ -1,4 +1,5 @@
-"""`veille serve`: the archive in Datasette, read-only, with canned queries for the daily questions."""
+"""`veille serve`: the archive in Datasette, read-only, with canned queries for the daily questions
+(their SQL is in crawler/archive/reports.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ from typing import Any
 
 import click
 
+from crawler.archive.reports import CANNED_QUERIES as QUERIES
 from crawler.archive.search import fts_query
 from crawler.cli.common import CommandError, load, open_archive
 from crawler.config import Config
 
 INSTALL_HINT = "Datasette is not installed (hint: .venv/bin/pip install -e '.[serve]')"
-DAY_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')"
-WEEK_AGO = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')"
 HIDDEN = (
     "story_bands",
     "article_keys",
@@ -29,92 +29,6 @@ HIDDEN = (
     "articles_fts_config",
     "articles_fts_content",
 )
-
-QUERIES: dict[str, dict[str, Any]] = {
-    "latest_articles": {
-        "title": "Latest articles",
-        "description": "The 200 articles seen last; leave a field empty for every source or language.",
-        "params": ["source", "language"],
-        # id order is first_seen order, and needs no index.
-        "sql": """SELECT a.id, a.first_seen, a.published_at, a.source, a.language, a.title, a.url, a.story_id
-FROM articles a
-WHERE (:source = '' OR a.source = :source) AND (:language = '' OR a.language = :language)
-ORDER BY a.id DESC
-LIMIT 200""",
-    },
-    "topic_matches": {
-        "title": "Matches by topic",
-        "description": "Articles that matched a topic (empty: every topic), newest first, with the terms.",
-        "params": ["topic"],
-        "sql": """SELECT m.matched_at, m.topic, a.source, a.language, a.title, a.url,
-  (SELECT group_concat(value, ', ') FROM json_each(m.terms)) AS terms,
-  (SELECT group_concat(value, ', ') FROM json_each(m.fields)) AS fields,
-  a.id AS article_id, a.story_id
-FROM matches m JOIN articles a ON a.id = m.article_id
-WHERE :topic = '' OR m.topic = :topic
-ORDER BY m.matched_at DESC, m.article_id DESC
-LIMIT 200""",
-    },
-    "topics": {
-        "title": "Topics",
-        "description": "Matches per topic: in the last 24 hours, 7 days, in all, and the last one.",
-        "sql": f"""SELECT topic, SUM(matched_at >= {DAY_AGO}) AS last_24h,
-  SUM(matched_at >= {WEEK_AGO}) AS last_7d, COUNT(*) AS total, MAX(matched_at) AS last_match
-FROM matches
-GROUP BY topic
-ORDER BY last_match DESC""",
-    },
-    "search": {
-        "title": "Full-text search",
-        "description": "Every word required; case, accents, Arabic diacritics, hamza forms and clitics "
-        "folded as in `veille search`. Snippets show the normalised text.",
-        "params": ["q"],
-        # veille_fts() is registered by `veille serve` (prepare_connection below): it turns the words
-        # into the MATCH expression `veille search` uses, so Arabic clitics and hamza forms still match.
-        "sql": """SELECT a.id, a.published_at, a.source, a.language, a.title, a.url,
-  snippet(articles_fts, 1, '[', ']', ' … ', 12) AS snippet
-FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-WHERE articles_fts MATCH veille_fts(:q)
-ORDER BY bm25(articles_fts, 5.0, 1.0), a.published_at DESC
-LIMIT 100""",
-    },
-    "source_health": {
-        "title": "Source health",
-        "description": "Failing sources first: last success, failures in a row, last error, articles in 24h.",
-        "sql": f"""SELECT s.name, s.languages, s.last_success, s.consecutive_failures, s.last_error,
-  s.last_error_at,
-  (SELECT COUNT(*) FROM articles a WHERE a.source = s.name AND a.first_seen >= {DAY_AGO}) AS articles_24h,
-  (SELECT COUNT(*) FROM articles a WHERE a.source = s.name) AS articles_total,
-  (SELECT ROUND(100.0 * SUM(r.not_modified) / NULLIF(SUM(r.fetches), 0)) FROM routes r
-   WHERE r.source = s.name) AS not_modified_pct
-FROM sources s
-ORDER BY s.consecutive_failures DESC, s.last_success IS NOT NULL, s.last_success, s.name""",
-    },
-    "multi_outlet_stories": {
-        "title": "Stories carried by several outlets",
-        "description": "Stories (reprints and wire copies, grouped by similarity) seen on several sources.",
-        # article_count > 1 first: most stories are single articles, so the join stays small.
-        "sql": """SELECT s.id AS story_id, s.title, COUNT(DISTINCT a.source) AS outlets, COUNT(*) AS articles,
-  group_concat(DISTINCT a.source) AS sources, s.first_seen, MAX(a.first_seen) AS last_seen
-FROM stories s JOIN articles a ON a.story_id = s.id
-WHERE s.article_count > 1
-GROUP BY s.id
-HAVING COUNT(DISTINCT a.source) > 1
-ORDER BY last_seen DESC
-LIMIT 200""",
-    },
-    "unsent_deliveries": {
-        "title": "Unsent alerts",
-        "description": "Deliveries still pending, failed (retried later) or dead (given up): dead first.",
-        "sql": """SELECT d.status, d.watcher, d.channel, d.due_at, d.attempts, d.last_error,
-  (SELECT group_concat(value, ', ') FROM json_each(d.topics)) AS topics, a.title, a.url,
-  d.created_at, d.id
-FROM deliveries d LEFT JOIN articles a ON a.id = d.article_id
-WHERE d.status IN ('pending', 'failed', 'dead')
-ORDER BY CASE d.status WHEN 'dead' THEN 0 WHEN 'failed' THEN 1 ELSE 2 END, d.due_at
-LIMIT 500""",
-    },
-}
 
 TABLES: dict[str, dict[str, Any]] = {
     "articles": {

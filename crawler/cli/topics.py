@@ -11,6 +11,7 @@ import click
 from alerts.backtest import archive_articles, render_backtest, run_backtest
 from alerts.explain import render_json, render_text
 from alerts.matcher import Article, Matcher
+from crawler.archive.reports import read_article
 from crawler.cli.common import CommandError, load, open_archive, parse_since
 from crawler.cli.text import format_table, shorten
 from crawler.config import Config
@@ -84,13 +85,17 @@ def _article(
 ) -> Article:
     if article_id is not None:
         archive = open_archive(config, existing=True)
-        row = archive.db.execute(
-            "SELECT title, summary, body, language, source FROM articles WHERE id = ?", [article_id]
-        ).fetchone()
+        found = read_article(archive.db, article_id)
         archive.close()
-        if row is None:
+        if found is None:
             raise CommandError(f"no article {article_id} in the archive (hint: `veille search` shows ids)")
-        return Article(row[0] or "", row[1] or "", row[2] or "", lang or row[3], source or row[4])
+        return Article(
+            found.title or "",
+            found.summary or "",
+            found.body or "",
+            lang or found.language,
+            source or found.source,
+        )
     if file_path:
         text = Path(file_path).read_text("utf-8")
     if not (text or title):
