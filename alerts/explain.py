@@ -1,11 +1,19 @@
-"""Rendering what the matcher found for `veille try`: highlighted text, near misses, JSON (pure)."""
+"""What the matcher found, shown to a person: `veille try`'s highlighted text, near misses and JSON
+(pure), and `veille search`'s snippets in the articles' own words."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from alerts.matcher import Article, Explanation, TermHit
+from sqlite_utils import Database
+
+from alerts.matcher import Article, Explanation, Matcher, TermHit
+from alerts.render import SNIPPET, snippet
+from crawler.archive.reports import read_article
+from crawler.archive.search import WORD, Hit
+from crawler.config.topics import Topic, make_term
 
 CONTEXT = 40
 UNTOUCHED = ("no term of 'any' found", "no term found")  # topics the text never came near
@@ -91,3 +99,44 @@ def render_json(explanation: Explanation) -> dict[str, Any]:
         ],
         "not_matched": explanation.not_matched,
     }
+
+
+def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit]:
+    """The hits with snippets cut from the articles' own words, not from the index's folded text:
+    from the field where most of the searched words occur, around the place where most of them are
+    close together, each marked (found by the topic matcher, clitics and all). A hit whose words
+    cannot be located keeps the index's snippet."""
+    words = list(dict.fromkeys(WORD.findall(text)))  # as fts_query reads them: "l'État" is one word
+    if not hits or not words:
+        return hits
+    matcher = Matcher([Topic(name="q", title="q", any=tuple(make_term(w, frozenset()) for w in words))])
+    out = []
+    for hit in hits:
+        stored = read_article(db, hit.id)
+        fields = {f: (getattr(stored, f) if stored else "") or "" for f in ("title", "summary", "body")}
+        found = [h for m in matcher.explain(Article(**fields)).matches for h in m.hits]
+        if not found:
+            out.append(hit)
+            continue
+        where = max(
+            ("body", "summary", "title"),  # ties go to the body
+            key=lambda f: len({h.term for h in found if h.field == f}),
+        )
+        spans = sorted((h.start, h.end, h.term) for h in found if h.field == where)
+        marks = [{"start": a, "end": b} for a, b, _ in spans]
+        around = _densest(spans, SNIPPET * 2 // 3)
+        out.append(replace(hit, snippet=snippet(fields[where], marks, ("[", "]"), around=around)))
+    return out
+
+
+def _densest(spans: list[tuple[int, int, Any]], width: int) -> int:
+    """Where a window of `width` characters holds the most distinct words, closest together."""
+
+    def score(start: int) -> tuple[int, int]:
+        first: dict[Any, int] = {}
+        for a, _, term in spans:
+            if start <= a < start + width:
+                first.setdefault(term, a)
+        return len(first), -(max(first.values()) - start)
+
+    return max((a for a, _, _ in spans), key=score)

@@ -95,7 +95,7 @@ def test_search_finds_arabic_words_with_clitics(archive: Archive) -> None:
 
 def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
     # The index holds folded text: its snippets read "مدينه سلا هاديه" and "souverainete".
-    from crawler.archive.search import with_original_snippets
+    from alerts.explain import with_original_snippets
 
     archive.store(
         build_record(item("https://x.ma/a-11111", "مع حلول الغروب، بدت مدينة سلا هادئة.", title="مساء"))
@@ -112,7 +112,7 @@ def test_search_snippets_show_the_articles_own_words(archive: Archive) -> None:
 
 
 def test_search_snippets_sit_where_the_searched_words_are_together(archive: Archive) -> None:
-    from crawler.archive.search import with_original_snippets
+    from alerts.explain import with_original_snippets
 
     body = (
         "Selon l'avis du ministre, "

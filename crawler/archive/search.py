@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -108,52 +108,3 @@ def search(
     )
     rows: list[Any] = db.execute(sql, params + [limit]).fetchall()
     return [Hit(*row) for row in rows]
-
-
-def with_original_snippets(db: Database, hits: list[Hit], text: str) -> list[Hit]:
-    """The hits with snippets cut from the articles' own words, not from the index's folded text:
-    from the field where most of the searched words occur, around the place where most of them are
-    close together, each marked (found by the topic matcher, clitics and all). A hit whose words
-    cannot be located keeps the index's snippet."""
-    from alerts.matcher import Article, Matcher
-    from alerts.render import SNIPPET, snippet
-    from crawler.config.topics import Topic, make_term
-
-    words = list(dict.fromkeys(WORD.findall(text)))  # as fts_query reads them: "l'État" is one word
-    if not hits or not words:
-        return hits
-    matcher = Matcher([Topic(name="q", title="q", any=tuple(make_term(w, frozenset()) for w in words))])
-    out = []
-    for hit in hits:
-        row = db.execute("SELECT title, summary, body FROM articles WHERE id = ?", [hit.id]).fetchone()
-        fields = dict(zip(("title", "summary", "body"), row or ("", "", ""), strict=True))
-        found = [
-            h
-            for m in matcher.explain(Article(**{k: v or "" for k, v in fields.items()})).matches
-            for h in m.hits
-        ]
-        if not found:
-            out.append(hit)
-            continue
-        where = max(
-            ("body", "summary", "title"),  # ties go to the body
-            key=lambda f: len({h.term for h in found if h.field == f}),
-        )
-        spans = sorted((h.start, h.end, h.term) for h in found if h.field == where)
-        marks = [{"start": a, "end": b} for a, b, _ in spans]
-        around = _densest(spans, SNIPPET * 2 // 3)
-        out.append(replace(hit, snippet=snippet(fields[where], marks, ("[", "]"), around=around)))
-    return out
-
-
-def _densest(spans: list[tuple[int, int, Any]], width: int) -> int:
-    """Where a window of `width` characters holds the most distinct words, closest together."""
-
-    def score(start: int) -> tuple[int, int]:
-        first: dict[Any, int] = {}
-        for a, _, term in spans:
-            if start <= a < start + width:
-                first.setdefault(term, a)
-        return len(first), -(max(first.values()) - start)
-
-    return max((a for a, _, _ in spans), key=score)

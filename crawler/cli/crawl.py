@@ -10,9 +10,10 @@ from datetime import timedelta
 
 import click
 
+from alerts.explain import with_original_snippets
 from crawler.archive.articles import Archive
 from crawler.archive.reports import has_articles, source_health
-from crawler.archive.search import search, with_original_snippets
+from crawler.archive.search import search
 from crawler.cli.common import CommandError, load, open_archive, parse_since, send_due
 from crawler.cli.text import format_table, render_summary, shorten
 from crawler.config import read_settings
