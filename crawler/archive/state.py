@@ -7,6 +7,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from crawler.extract.dates import parse_utc
 
@@ -123,6 +124,15 @@ def read_gauges(conn: sqlite3.Connection) -> Gauges:
     ).fetchall()
     total = conn.execute("SELECT MAX(id) FROM articles").fetchone()[0] or 0
     return Gauges(failures, problems, dict(outbox), total)
+
+
+def read_status_at(path: Path) -> Status:
+    """`read_status` of the archive at `path`, over a read-only connection: the daemon may be writing."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        return read_status(conn)
+    finally:
+        conn.close()
 
 
 def _alive(pid: int) -> bool:

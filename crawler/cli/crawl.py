@@ -137,7 +137,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Example: veille status
     """
-    from crawler.archive.state import read_status
+    from crawler.archive.state import read_status_at
     from crawler.cli.status import render_status, status_json
 
     # Only the database is needed, read-only: status must work while a broken edit waits to be fixed.
@@ -152,16 +152,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
             json.dumps({"running": False, "database": str(path), "problem": message}) if as_json else message
         )
         sys.exit(3)
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
-        found = read_status(conn)
+        found = read_status_at(path)
     except sqlite3.Error as exc:
         raise CommandError(
             f"{path}: cannot read the daemon's state: {exc} (hint: an archive from an "
             "older version is upgraded by `veille run`)"
         ) from exc
-    finally:
-        conn.close()
     now = utc_now()
     click.echo(status_json(found, now) if as_json else render_status(found, now))
     sys.exit(0 if found.running(now) else 3)
