@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -17,6 +16,7 @@ from datetime import datetime
 from crawler.extract.article import Extracted, SiteRules, extract_article
 from crawler.extract.digest import Digest, digest_text
 from crawler.extract.feeds import FeedEntry
+from crawler.lifeline import tied_context
 
 logger = logging.getLogger(__name__)
 PARENT_CHECK_SECONDS = 1.0
@@ -39,11 +39,12 @@ def analyse_page(
     return Analysis(page, digest_text(page.title, page.summary, page.body))
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     """Ctrl-C reaches the whole process group, but the parent decides when workers stop; a worker
-    whose parent was killed (SIGKILL, the OOM killer) exits instead of lingering forever."""
+    whose parent was killed (SIGKILL, the OOM killer) exits instead of lingering forever. On Linux
+    the kernel kills it (crawler/lifeline.py); this watch is for other systems and for workers
+    spawned from another thread than the main one."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -65,9 +66,10 @@ class AnalysisPool:
     def _new_executor(self) -> ProcessPoolExecutor | None:
         if self.workers <= 0:
             return None
-        # spawn, not fork: forking a process that runs a reactor and threads is unsafe.
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe. Tied: a
+        # worker dies with this process, even one spawned just before a SIGKILL.
         return ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            self.workers, mp_context=tied_context(), initializer=_init_worker, initargs=(os.getpid(),)
         )
 
     async def analyse(self, html: str, url: str, rules: SiteRules, hints: FeedEntry | None) -> Analysis:
