@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,6 +115,22 @@ def test_a_worker_asks_the_kernel_to_die_with_its_parent_and_says_whose_it_is() 
         assert f"{MARKER}{os.getpid()}".encode() in cmdline
         assert Path(f"/proc/{worker}/comm").read_text().strip() == "veille-worker"
         assert worker not in [s.pid for s in stray_workers()]  # its parent is alive: not a stray
+    finally:
+        pool.close()
+
+
+def test_a_worker_spawned_from_another_thread_outlives_that_thread() -> None:
+    # The kernel's "parent" is the thread that forked: a worker tied to a thread that ends would be
+    # killed with it. Spawned outside the main thread, it keeps only the parent checks.
+    pool = AnalysisPool(1)
+    pool.executor = pool._new_executor()
+    first: list[int] = []
+    try:
+        spawner = threading.Thread(target=lambda: first.append(pool.executor.submit(os.getpid).result()))
+        spawner.start()
+        spawner.join()
+        assert pool.executor.submit(pdeathsig).result() == 0
+        assert pool.executor.submit(os.getpid).result() == first[0]
     finally:
         pool.close()
 
