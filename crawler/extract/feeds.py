@@ -5,14 +5,16 @@ from __future__ import annotations
 import calendar
 import html
 import io
+import itertools
 import json
 import logging
 import re
 import xml.sax
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -25,6 +27,8 @@ from crawler.extract.xmlguard import check_xml_safety, looks_like_html
 logger = logging.getLogger(__name__)
 GOOGLE_NEWS = "news.google.com"
 HREF = re.compile(r"""href=["']([^"']+)["']""")
+T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,21 @@ class FeedEntry:
     language: str | None = None
 
 
-def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> list[FeedEntry]:
-    """Entries of an RSS/Atom/JSON feed; FeedError when the body is not a usable feed."""
+def parse_feed(
+    body: bytes, url: str, headers: dict[str, str] | None = None, limit: int | None = None
+) -> list[FeedEntry]:
+    """Entries of an RSS/Atom/JSON feed; FeedError when the body is not a usable feed. With a
+    limit, only the newest `limit` usable entries, newest first (see newest)."""
+    return read_feed(body, url, headers, limit)[0]
+
+
+def read_feed(
+    body: bytes, url: str, headers: dict[str, str] | None = None, limit: int | None = None
+) -> tuple[list[FeedEntry], int]:
+    """parse_feed's entries, and how many items the document lists."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     if _is_json(body, headers.get("content-type", "")):
-        return _json_feed(body, url)
+        return _json_feed(body, url, limit)
     check_xml_safety(body)
     headers.setdefault("content-location", url)
     # BytesIO: given bytes or str, feedparser first tries them as a file name or URL.
@@ -54,10 +68,38 @@ def parse_feed(body: bytes, url: str, headers: dict[str, str] | None = None) -> 
         io.BytesIO(body), response_headers=headers, resolve_relative_uris=False, sanitize_html=False
     )
     language = _language(parsed.feed.get("language"))
-    entries = [e for e in (_safe_entry(item, url, language) for item in parsed.entries) if e is not None]
+    entries = newest(parsed.entries, limit, _item_date, lambda item: _safe_entry(item, url, language))
     if not entries:
         raise FeedError(_why_unusable(parsed, body, headers))
-    return _drop_shared_guids(entries)
+    return _drop_shared_guids(entries, [item.get("id") for item in parsed.entries]), len(parsed.entries)
+
+
+def newest(
+    items: list[T], limit: int | None, date: Callable[[T], str | None], convert: Callable[[T], E | None]
+) -> list[E]:
+    """The items converted, those `convert` refuses (None) left out. With a limit (a feed of
+    100,000 items), only the newest `limit` are converted: by `date` (what published_at or
+    updated_at will be), newest first, undated ones after in their order, as spiders.routes.newest_first
+    orders converted entries."""
+    if limit is None or len(items) <= limit:
+        return [e for e in map(convert, items) if e is not None]
+    dates = [date(item) for item in items]
+    dated = sorted((i for i, d in enumerate(dates) if d), key=lambda i: dates[i], reverse=True)
+    found: list[E] = []
+    for index in itertools.chain(dated, (i for i, d in enumerate(dates) if not d)):
+        entry = convert(items[index])
+        if entry is not None:
+            found.append(entry)
+            if len(found) == limit:
+                break
+    return found
+
+
+def _item_date(item: Any) -> str | None:
+    try:
+        return _struct_date(item, "published") or _struct_date(item, "updated")
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError):
+        return None  # _safe_entry will say why it skips the item, if it does
 
 
 def _safe_entry(entry: Any, base: str, language: str | None) -> FeedEntry | None:
@@ -69,9 +111,10 @@ def _safe_entry(entry: Any, base: str, language: str | None) -> FeedEntry | None
         return None
 
 
-def _drop_shared_guids(entries: list[FeedEntry]) -> list[FeedEntry]:
-    """Forget GUIDs that several entries share: they identify nothing."""
-    counts = Counter(e.guid for e in entries if e.guid)
+def _drop_shared_guids(entries: list[FeedEntry], guids: list[str | None] | None = None) -> list[FeedEntry]:
+    """Forget GUIDs that several entries share: they identify nothing. `guids`: those of every item
+    of the document, when the entries are only the newest few."""
+    counts = Counter(g for g in (guids if guids is not None else [e.guid for e in entries]) if g)
     return [replace(e, guid=None) if e.guid and counts[e.guid] > 1 else e for e in entries]
 
 
@@ -159,7 +202,7 @@ def _is_json(body: bytes, content_type: str) -> bool:
     return "json" in content_type or body.lstrip()[:1] == b"{"
 
 
-def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
+def _json_feed(body: bytes, url: str, limit: int | None = None) -> tuple[list[FeedEntry], int]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -170,15 +213,29 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
     if not items:
         raise FeedError("the feed has no entries (hint: check that the URL is the right feed)")
     language = _language(data.get("language"))
-    entries = []
-    for item in items:
-        try:
-            entries.append(_json_item(item, url, language))
-        except (ValueError, TypeError, AttributeError) as exc:
-            logger.info("%s: skipping a malformed JSON Feed item: %s", url, exc)
+    entries = newest(items, limit, _json_date, lambda item: _safe_json_item(item, url, language))
     if not entries:
         raise FeedError("no JSON Feed item is usable (hint: the site publishes a broken feed)")
-    return _drop_shared_guids(entries)
+    return _drop_shared_guids(entries, [str(i.get("id") or "") or None for i in items]), len(items)
+
+
+def _safe_json_item(item: dict, base: str, language: str | None) -> FeedEntry | None:
+    try:
+        return _json_item(item, base, language)
+    except (ValueError, TypeError, AttributeError) as exc:
+        logger.info("%s: skipping a malformed JSON Feed item: %s", base, exc)
+        return None
+
+
+def _json_date(item: dict) -> str | None:
+    for name in ("date_published", "date_modified"):
+        try:
+            found = parse_date(item[name]) if item.get(name) else None
+        except (ValueError, TypeError, AttributeError):
+            found = None  # _safe_json_item will say why it skips the item
+        if found:
+            return format_utc(found)
+    return None
 
 
 def _json_item(item: dict, base: str, language: str | None) -> FeedEntry:
