@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,14 @@ from crawler.failures import describe_failure
 from crawler.items import ArticleItem
 from crawler.runs import SourceRun
 from crawler.workers import AnalysisPool
-from spiders.routes import discover, newest_first
+from spiders.routes import Discovery, discover, newest_first, worker_note
 from spiders.state import SourceState
 from spiders.tracking import Tracker
 
 MAX_CHILD_SITEMAPS = 5
+# Feeds and sitemaps this big are parsed in a worker; smaller ones here, where they cost less than
+# the trip to a worker would (README, "Reliability and security"; bench/feeds.py).
+WORKER_PARSE_BYTES = 256 * 1024
 UNREACHABLE = (CannotResolveHostError, DownloadConnectionRefusedError)
 
 
@@ -136,31 +140,91 @@ class SourcesSpider(scrapy.Spider):
         )
         return self.tracker.track(state.source.name, request)
 
-    def parse_route(self, response: Response) -> Iterator[scrapy.Request | ArticleItem]:
+    def parse_route(self, response: Response) -> Iterator[Any] | AsyncIterator[Any]:
+        """A route's page: its article requests and next pages. A big feed or sitemap is parsed in a
+        worker process: the callback is then asynchronous, and the reactor serves every other
+        source meanwhile (a 100,000-item feed took 15 s of its time)."""
         state = self.states[response.meta["source"]]
-        with self.tracker.settling(state.source.name):
-            yield from self._handle_route(response, state, response.meta["route"])
+        if response.status != 304 and self._parses_in_worker(response):
+            return self._parse_route_in_worker(response, state)
+        return self._parse_route_here(response, state)
 
-    def _handle_route(self, response: Response, state: SourceState, route: Route) -> Iterator[Any]:
-        run, meta = state.run, response.meta
-        fetch_url = meta["fetch_url"]  # validators are kept under the URL we ask for, not a redirect's
-        if response.status == 304:
-            run.not_modified += 1
-            run.routes_ok += meta["primary"]
-            self.archive.record_fetch(fetch_url, state.source.name, route.kind, 304)
-            return
-        try:
-            found = discover(
-                route,
-                response.body,
-                response.url,
-                _headers(response),
-                response.text if isinstance(response, TextResponse) else None,
-                self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000,
+    def _parses_in_worker(self, response: Response) -> bool:
+        threshold = self.settings.getint("VEILLE_WORKER_PARSE_BYTES", WORKER_PARSE_BYTES)
+        return response.meta["route"].kind in ("feed", "sitemap") and len(response.body) >= threshold
+
+    def _parse_route_here(self, response: Response, state: SourceState) -> Iterator[Any]:
+        with self.tracker.settling(state.source.name):
+            if response.status == 304:
+                self._not_modified(response, state)
+                return
+            try:
+                found: Discovery | Exception = discover(*self._discover_args(response))
+            except Exception as exc:  # FeedError, or a parser surprise: either way this route failed
+                found = exc
+            yield from self._handle_route(response, state, found)
+
+    async def _parse_route_in_worker(self, response: Response, state: SourceState) -> AsyncIterator[Any]:
+        with self.tracker.settling(state.source.name):
+            route, started = response.meta["route"], time.monotonic()
+            parsing = asyncio.ensure_future(
+                self.pool.call(f"{route.kind} {response.url}", discover, *self._discover_args(response))
             )
-        except Exception as exc:  # FeedError, or a parser surprise: either way this route failed
+            cut = asyncio.ensure_future(self.cut.wait())
+            try:
+                await asyncio.wait((parsing, cut), return_when=asyncio.FIRST_COMPLETED)
+            finally:  # a task not done stays so until the loop runs it again: done() still tells
+                cut.cancel()
+                parsing.cancel()
+            if not parsing.done():  # the crawl is being cut: no new request from this route
+                state.run.fail(f"{route.kind} {response.url}: not read: the crawl was cut ({self.cut_by})")
+                return
+            try:
+                found: Discovery | Exception = parsing.result()
+            except Exception as exc:
+                found = exc
+            else:
+                limit, seconds = self._article_limit(), time.monotonic() - started
+                size = len(response.body)
+                self.logger.info(
+                    "%s", worker_note(state.source.name, route, response.url, size, found, limit, seconds)
+                )
+            for out in self._handle_route(response, state, found):
+                yield out
+
+    def _discover_args(self, response: Response) -> tuple:
+        route = response.meta["route"]
+        listing = route.kind == "listing" and isinstance(response, TextResponse)
+        return (
+            route,
+            response.body,
+            response.url,
+            _headers(response),
+            response.text if listing else None,  # feeds and sitemaps are read as bytes
+            self.settings.getint("DOWNLOAD_MAXSIZE") or 50_000_000,
+            self._article_limit(),
+        )
+
+    def _article_limit(self) -> int:
+        return self.settings.getint("VEILLE_MAX_ARTICLES_PER_ROUTE", 200)
+
+    def _not_modified(self, response: Response, state: SourceState) -> None:
+        state.run.not_modified += 1
+        state.run.routes_ok += response.meta["primary"]
+        self.archive.record_fetch(
+            response.meta["fetch_url"], state.source.name, response.meta["route"].kind, 304
+        )
+
+    def _handle_route(
+        self, response: Response, state: SourceState, found: Discovery | Exception
+    ) -> Iterator[Any]:
+        run, meta, route = state.run, response.meta, response.meta["route"]
+        fetch_url = meta["fetch_url"]  # validators are kept under the URL we ask for, not a redirect's
+        if isinstance(found, Exception):
             message = (
-                str(exc) if isinstance(exc, FeedError) else (f"could not read the {route.kind}: {exc!r}")
+                str(found)
+                if isinstance(found, FeedError)
+                else (f"could not read the {route.kind}: {found!r}")
             )
             yield from self._route_error(state, route, fetch_url, message, response.status, meta["primary"])
             return
@@ -245,8 +309,7 @@ class SourcesSpider(scrapy.Spider):
     def _article_requests(
         self, state: SourceState, route: Route, entries: tuple[FeedEntry, ...]
     ) -> Iterator[scrapy.Request]:
-        limit = self.settings.getint("VEILLE_MAX_ARTICLES_PER_ROUTE", 200)
-        for entry in newest_first(entries, limit):
+        for entry in newest_first(entries, self._article_limit()):
             state.run.found += 1
             keys = identity_keys(entry.url, guid=entry.guid)
             slot = state.merge(keys, entry)  # a later route's summary or GUID still reaches the item
