@@ -62,7 +62,15 @@ def received(hook: WebhookReceiver) -> Counter[str]:
     return Counter(headers["X-Veille-Delivery"] for headers, _ in hook.requests)
 
 
-NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's clock starts just after its own start: deliveries are owed at the wall clock, so a
+    clock read once at import would lie in the past of tests run minutes later in a full suite."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
 
 
 def test_two_senders_at_once_send_each_alert_once(tmp_path: Path, hook: WebhookReceiver) -> None:
