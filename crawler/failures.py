@@ -64,8 +64,10 @@ def describe_failure(
 def _aborted_by_us(exc: BaseException | None) -> bool:
     """True when the connection was aborted on our side (a stopping daemon cuts its downloads);
     Twisted reports it inside the wrapped exception's list of reasons."""
+    # A cut while still connecting is Twisted's UserError ("User aborted connection"): the connector
+    # was stopped by us, no server was involved. Its subclass TimeoutError is handled before.
     while exc is not None:
-        if isinstance(exc, tx_error.ConnectionAborted):
+        if isinstance(exc, tx_error.ConnectionAborted | tx_error.UserError):
             return True
         reasons = getattr(exc, "reasons", None) or []
         if any(isinstance(getattr(r, "value", None), tx_error.ConnectionAborted) for r in reasons):

@@ -68,3 +68,9 @@ def test_a_missing_article_is_not_blamed_on_sources_yaml() -> None:
         "HTTP 404 Not Found (hint: the article was deleted or "
         "moved; nothing to fix unless most articles fail)"
     )
+
+
+def test_a_download_cut_while_still_connecting_is_ours_not_the_servers() -> None:
+    # a stopping crawl stops the connector before the TCP handshake ends: Twisted says UserError
+    assert describe_failure(tx_error.UserError()) == "download cut: the crawl was stopping"
+    assert describe_failure(tx_error.TimeoutError()).startswith("timed out")
