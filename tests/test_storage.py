@@ -236,3 +236,10 @@ def test_an_article_stored_then_changed_in_one_batch_is_indexed_once_as_changed(
     assert (new.outcome, updated.outcome, updated.article_id) == ("new", "updated", new.article_id)
     assert _fts_rows(archive) == [new.article_id]
     assert search(archive.db, "dessalement") and not search(archive.db, "phosphate")
+
+
+def test_the_archive_closes_as_a_context_manager(tmp_path: Path) -> None:
+    with Archive.open(tmp_path / "a.db") as archive:
+        archive.store(build_record(ArticleItem(source="s", url="https://x.ma/a", title="T", body="Corps.")))
+    with pytest.raises(Exception, match="closed"):
+        archive.db.execute("SELECT 1")

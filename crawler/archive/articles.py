@@ -6,25 +6,22 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from crawler.archive import routes, runs
 from crawler.archive.schema import migrate
 from crawler.archive.search import reindex
+from crawler.archive.stories import join_story, similar_story
 from crawler.archive.transaction import write_transaction
 from crawler.exceptions import StorageError
-from crawler.extract.dates import format_utc, utc_now, utc_now_iso
+from crawler.extract.dates import utc_now_iso
 from crawler.extract.digest import Texts, indexed_texts
-from crawler.extract.fingerprint import lsh_bands, similarities
+from crawler.extract.fingerprint import lsh_bands
 from crawler.runs import SourceRun
-
-# A failed article page waits 1 h, then 4 h, 16 h, 64 h, then a week between tries: a deleted article
-# or a link robots.txt forbids is not requested at every poll (nor does it keep its feed from 304s).
-PAGE_RETRY_HOURS = 1
-PAGE_RETRY_MAX_DAYS = 7
 
 if TYPE_CHECKING:
     from crawler.config import Config
@@ -109,6 +106,12 @@ class Archive:
         """Close the connection (pending writes are already committed)."""
         self.db.close()
 
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- lookups -------------------------------------------------------------------------------
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Any] | None:
@@ -126,22 +129,15 @@ class Archive:
 
     def retry_after_until(self, url: str) -> str | None:
         """Until when the server of this route asked us not to come back, if it did."""
-        row = self.db.execute("SELECT retry_after_until FROM routes WHERE url = ?", [url]).fetchone()
-        return row[0] if row else None
+        return routes.retry_after_until(self.db, url)
 
     def set_retry_after(self, url: str, source: str, kind: str, seconds: float) -> None:
         """Remember a long Retry-After: the route is skipped until then."""
-        until = format_utc(utc_now() + timedelta(seconds=seconds))
-        self.db.execute(
-            "INSERT INTO routes (url, source, kind, retry_after_until) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(url) DO UPDATE SET retry_after_until = excluded.retry_after_until",
-            [url, source, kind, until],
-        )
+        routes.set_retry_after(self.db, url, source, kind, seconds)
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
         """The ETag and Last-Modified last seen for a feed or sitemap URL."""
-        row = self.db.execute("SELECT etag, last_modified FROM routes WHERE url = ?", [url]).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        return routes.validators(self.db, url)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -203,7 +199,11 @@ class Archive:
     def _insert(self, article: StoredArticle) -> tuple[StoreResult, Texts]:
         now = utc_now_iso()
         keys = lsh_bands(article.minhash)
-        story_id = self._similar_story(article.minhash, keys) if keys else None
+        story_id = (
+            similar_story(self.db, article.minhash, keys, self.story_similarity, self.story_window_days)
+            if keys
+            else None
+        )
         if keys and story_id is None:
             story_id = self._insert_row(
                 "stories", {"first_seen": now, "title": article.fields.get("title"), "article_count": 0}
@@ -218,7 +218,7 @@ class Archive:
         article_id = self._insert_row("articles", row)
         self._add_keys(article_id, article.keys)
         if story_id is not None:
-            self._join_story(article_id, story_id, keys, now)
+            join_story(self.db, article_id, story_id, keys, now)
         texts = article.texts or indexed_texts(
             article.fields.get("title"), article.fields.get("summary"), article.fields.get("body")
         )
@@ -271,27 +271,6 @@ class Archive:
             [(k, article_id) for k in keys],
         )
 
-    def _join_story(self, article_id: int, story_id: int, keys: list[int], now: str) -> None:
-        self.db.conn.execute("UPDATE stories SET article_count = article_count + 1 WHERE id = ?", [story_id])
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_bands (band, value, article_id, story_id, seen_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(i, v, article_id, story_id, now) for i, v in enumerate(keys)],
-        )
-
-    def _similar_story(self, signature: bytes, keys: list[int]) -> int | None:
-        where = " OR ".join("(b.band = ? AND b.value = ?)" for _ in keys)
-        params: list[Any] = [x for i, v in enumerate(keys) for x in (i, v)]
-        rows = self.db.execute(
-            f"SELECT DISTINCT b.story_id, a.minhash FROM story_bands b JOIN articles a "
-            f"ON a.id = b.article_id WHERE ({where}) "
-            f"AND b.seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)",
-            params + [f"-{self.story_window_days} days"],
-        ).fetchall()
-        scores = similarities(signature, [other for _, other in rows])
-        best = max(zip(scores, (story for story, _ in rows), strict=True), default=None)
-        return best[1] if best and best[0] >= self.story_similarity else None
-
     def record_fetch(
         self,
         url: str,
@@ -303,121 +282,30 @@ class Archive:
         error: str | None = None,
     ) -> None:
         """Remember a feed/sitemap fetch: status, validators for the next conditional GET."""
-        now = utc_now_iso()
-        self.db.execute(
-            "INSERT INTO routes (url, source, kind, last_status, last_fetch_at, fetches, not_modified, "
-            "etag, last_modified, last_error) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) "
-            "ON CONFLICT(url) DO UPDATE SET source = excluded.source, kind = excluded.kind, "
-            "last_status = excluded.last_status, last_fetch_at = excluded.last_fetch_at, "
-            "fetches = fetches + 1, not_modified = not_modified + excluded.not_modified, "
-            "etag = COALESCE(excluded.etag, etag), "
-            "last_modified = COALESCE(excluded.last_modified, last_modified), "
-            "last_error = excluded.last_error",
-            [url, source, kind, status, now, int(status == 304), etag, last_modified, error],
-        )
+        routes.record_fetch(self.db, url, source, kind, status, etag, last_modified, error)
 
     def record_page_failure(
         self, key: str, url: str, source: str, error: str, now: datetime | None = None
     ) -> str:
-        """Remember that an article page failed; it waits PAGE_RETRY_HOURS × 4 per failure before
-        it is tried again (at most PAGE_RETRY_MAX_DAYS). Returns when it may be tried again."""
-        now = now or utc_now()
-        row = self.db.execute("SELECT failures FROM page_failures WHERE key = ?", [key]).fetchone()
-        failures = (row[0] if row else 0) + 1
-        wait = min(
-            timedelta(hours=PAGE_RETRY_HOURS * 4 ** (failures - 1)), timedelta(days=PAGE_RETRY_MAX_DAYS)
-        )
-        retry_at = format_utc(now + wait)
-        # One statement, committed at once by sqlite-utils, as record_fetch: the spider writes
-        # on the reactor and must not hold a transaction the writer thread would wait for.
-        self.db.execute(
-            "INSERT INTO page_failures (key, url, source, failures, last_error, last_failed_at, "
-            "retry_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-            "failures = excluded.failures, "
-            "last_error = excluded.last_error, last_failed_at = excluded.last_failed_at, "
-            "retry_at = excluded.retry_at",
-            [key, url, source, failures, error, format_utc(now), retry_at],
-        )
-        return retry_at
+        """Remember that an article page failed and back it off; returns when it may be tried again."""
+        return routes.record_page_failure(self.db, key, url, source, error, now)
 
     def page_retry_at(self, keys: Iterable[str]) -> str | None:
         """When an article page that failed may be tried again (None: it never failed)."""
-        keys = list(keys)
-        marks = ",".join("?" * len(keys))
-        row = (
-            self.db.execute(
-                f"SELECT MAX(retry_at) FROM page_failures WHERE key IN ({marks})", keys
-            ).fetchone()
-            if keys
-            else None
-        )
-        return row[0] if row else None
+        return routes.page_retry_at(self.db, keys)
 
     def forget_page_failures(self, keys: Iterable[str]) -> None:
         """The page worked: its failures are history."""
-        keys = list(keys)
-        if keys:
-            self.db.execute(f"DELETE FROM page_failures WHERE key IN ({','.join('?' * len(keys))})", keys)
+        routes.forget_page_failures(self.db, keys)
 
     def save_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a route's ETag and Last-Modified for the next conditional GET."""
-        self.db.execute(
-            "UPDATE routes SET etag = COALESCE(?, etag), "
-            "last_modified = COALESCE(?, last_modified) WHERE url = ?",
-            [etag, last_modified, url],
-        )
+        routes.save_validators(self.db, url, etag, last_modified)
 
     def sync_sources(self, sources: Iterable[Any]) -> None:
         """Make sure every configured source has its row."""
-        with self.write():
-            for source in sources:
-                self.db.execute(
-                    "INSERT INTO sources (name, title, languages) VALUES (?, ?, ?) ON CONFLICT(name) "
-                    "DO UPDATE SET title = excluded.title, languages = excluded.languages",
-                    [source.name, source.title, ",".join(source.languages)],
-                )
+        runs.sync_sources(self.db, sources)
 
     def record_run(self, run: SourceRun) -> None:
         """Store one source's crawl outcome and update its health row."""
-        error = "; ".join(run.messages) or None
-        # BEGIN IMMEDIATE: insert() reads the table first, and a deferred transaction that has read
-        # cannot start writing after another connection committed ("database is locked" at once,
-        # whatever the busy timeout).
-        with self.write():
-            self.db["crawl_runs"].insert(
-                {
-                    "run_id": run.run_id,
-                    "source": run.source,
-                    "started_at": run.started_at,
-                    "finished_at": run.finished_at,
-                    "status": run.status,
-                    "found": run.found,
-                    "new": run.new,
-                    "duplicate": run.duplicate,
-                    "updated": run.updated,
-                    "not_modified": run.not_modified,
-                    "errors": run.errors,
-                    "error": error,
-                }
-            )
-            if run.interrupted:  # neither a success nor a failure of the source: only an attempt
-                self.db.execute(
-                    "UPDATE sources SET last_attempt = ? WHERE name = ?", [run.finished_at, run.source]
-                )
-            elif run.succeeded:
-                self.db.execute(
-                    "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0"
-                    " WHERE name = ?",
-                    [run.finished_at, run.finished_at, run.source],
-                )
-            else:
-                self.db.execute(
-                    "UPDATE sources SET last_attempt = ?, last_error = ?, last_error_at = ?, "
-                    "consecutive_failures = consecutive_failures + 1 WHERE name = ?",
-                    [run.finished_at, error, run.finished_at, run.source],
-                )
-            if run.succeeded and error:
-                self.db.execute(
-                    "UPDATE sources SET last_error = ?, last_error_at = ? WHERE name = ?",
-                    [error, run.finished_at, run.source],
-                )
+        runs.record_run(self.db, run)
